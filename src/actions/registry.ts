@@ -1,0 +1,40 @@
+/**
+ * Every action the engine can run, by name. The runbook compiler validates step names against it.
+ */
+import type { ActionDefinition } from './types.js';
+import { bigkeysSample } from './redis/bigkeys-sample.js';
+import { configGet } from './redis/config-get.js';
+import { configSet } from './redis/config-set.js';
+import { infoKeyspace } from './redis/info-keyspace.js';
+import { infoMemory } from './redis/info-memory.js';
+import { infoStats } from './redis/info-stats.js';
+import { maxmemoryRaise } from './redis/maxmemory-raise.js';
+import { memoryDoctor } from './redis/memory-doctor.js';
+import { memoryPurge } from './redis/memory-purge.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyAction = ActionDefinition<any, any>;
+
+const all: AnyAction[] = [
+  infoMemory,
+  infoStats,
+  infoKeyspace,
+  memoryDoctor,
+  configGet,
+  bigkeysSample,
+  memoryPurge,
+  configSet,
+  maxmemoryRaise,
+];
+
+for (const a of all) {
+  if (a.risk !== 'read' && !a.plan) throw new Error(`action ${a.name} mutates but has no plan()`);
+}
+
+/** Registered actions by name (`redis.info-memory`, …). */
+export const actions: ReadonlyMap<string, AnyAction> = new Map(all.map((a) => [a.name, a]));
+
+/** The action called `name`, or undefined. */
+export function getAction(name: string): AnyAction | undefined {
+  return actions.get(name);
+}

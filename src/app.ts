@@ -1,0 +1,169 @@
+/**
+ * The composition root: builds the engine and its doors from a validated config. The CLI, the
+ * demo and the integration tests all start the program through here.
+ */
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { actions } from './actions/registry.js';
+import { NODE_SELECTORS } from './actions/redis/topology.js';
+import type { ActionDefinition } from './actions/types.js';
+import type { AppConfig, StoreConfig } from './config-types.js';
+import { RunbookError } from './errors.js';
+import { RunbookCatalog } from './engine/catalog.js';
+import { Engine } from './engine/engine.js';
+import { makeKeys } from './engine/keys.js';
+import { TargetLocks } from './engine/locks.js';
+import { createMetrics } from './engine/metrics.js';
+import type { Metrics } from './engine/metrics.js';
+import { createQueue } from './engine/queue.js';
+import type { JobData } from './engine/queue.js';
+import { loadRunbookDir } from './engine/runbook/load.js';
+import type { LoadDeps } from './engine/runbook/load.js';
+import { connectStore } from './engine/store/connect.js';
+import { startEmbeddedStore } from './engine/store/embedded.js';
+import type { EmbeddedStore } from './engine/store/embedded.js';
+import { IncidentStore } from './engine/store/incidents.js';
+import type { StoreClient } from './engine/store/incidents.js';
+import { TargetRegistry } from './engine/targets.js';
+import { startWorker } from './engine/worker.js';
+import type { WorkerHandle } from './engine/worker.js';
+import { routeAlert } from './triggers/alertmanager/route.js';
+import { createHttpServer } from './triggers/http/server.js';
+import type { HttpDoor } from './triggers/http/server.js';
+import type { Queue } from 'bullmq';
+
+export interface AppOptions {
+  http?: boolean;
+  worker?: boolean;
+  log?: Logger;
+  now?: () => number;
+}
+
+export interface App {
+  config: AppConfig;
+  engine: Engine;
+  catalog: RunbookCatalog;
+  metrics: Metrics;
+  log: Logger;
+  store: StoreConfig;
+  redis: StoreClient;
+  queue: Queue<JobData>;
+  http?: { door: HttpDoor; port: number; url: string };
+  worker?: WorkerHandle;
+  close(): Promise<void>;
+}
+
+export function loadDeps(config: AppConfig): LoadDeps {
+  return { actions: actions as ReadonlyMap<string, ActionDefinition<unknown, unknown>>, selectors: NODE_SELECTORS, defaultApprovalTimeoutMs: config.engine.approvalTimeoutMs };
+}
+
+/** Load and compile the runbooks of the config; refuse to start on any error. */
+export function loadCatalog(config: AppConfig): RunbookCatalog {
+  const deps = loadDeps(config);
+  const { runbooks, errors } = loadRunbookDir(config.runbooksDir, deps);
+  if (errors.length > 0) throw new RunbookError(`invalid runbooks:\n${errors.join('\n')}`);
+  return new RunbookCatalog(runbooks, deps);
+}
+
+export function createLogger(config: AppConfig): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { svc: 'redis-runbooks' },
+    redact: { paths: ['password', '*.password', '*.*.password', 'token', '*.token', 'authorization', '*.authorization', 'headers.authorization'], censor: '[redacted]' },
+  });
+}
+
+async function waitReady(c: StoreClient, what: string): Promise<void> {
+  if (c.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what}: store not reachable within 10 s`)), 10_000);
+    c.once('ready', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+export async function createApp(config: AppConfig, opts: AppOptions = {}): Promise<App> {
+  const log = opts.log ?? createLogger(config);
+  const catalog = loadCatalog(config);
+  let embedded: EmbeddedStore | undefined;
+  let store = config.store;
+  if (!store) {
+    embedded = await startEmbeddedStore(config.embedded);
+    store = { mode: 'url', url: embedded.url };
+    log.info({ port: embedded.port, dataDir: config.embedded.dataDir, reused: !embedded.owned }, 'embedded store');
+  }
+  const redis = connectStore(store, 'door');
+  redis.on('error', (e: Error) => log.warn({ err: e.message }, 'store connection error'));
+  await waitReady(redis, 'store');
+  const queue = createQueue(redis, config.engine.queuePrefix);
+  queue.on('error', (e) => log.warn({ err: e.message }, 'queue error'));
+  const keys = makeKeys(config.engine.keyPrefix);
+  const metrics = createMetrics();
+  const targets = new TargetRegistry(config.targets);
+  const incidentStore = new IncidentStore(redis, keys);
+  const engine = new Engine({
+    redis,
+    queue,
+    keys,
+    store: incidentStore,
+    catalog,
+    targets,
+    locks: new TargetLocks(redis, keys.lock, config.engine.lockTtlMs),
+    config,
+    metrics,
+    log,
+    now: opts.now ?? Date.now,
+  });
+  let worker: WorkerHandle | undefined;
+  let workerConn: StoreClient | undefined;
+  if (opts.worker) {
+    workerConn = connectStore(store, 'worker');
+    workerConn.on('error', (e: Error) => log.warn({ err: e.message }, 'worker store connection error'));
+    worker = startWorker(engine, { connection: workerConn, prefix: config.engine.queuePrefix, concurrency: config.engine.workerConcurrency, log });
+    const n = await engine.recover();
+    if (n > 0) log.info({ redispatched: n }, 'recovered open incidents');
+  }
+  let http: App['http'];
+  if (opts.http) {
+    const door = createHttpServer({
+      engine,
+      route: (a) => routeAlert(a, { routes: config.routes, runbooks: catalog.matchers(), targets: config.targets }),
+      metrics,
+      log,
+      ...(config.http.token !== undefined ? { token: config.http.token } : {}),
+      maxBodyBytes: config.http.maxBodyBytes,
+    });
+    const { port } = await door.listen(config.http.port, config.http.host);
+    http = { door, port, url: `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}` };
+    log.info({ url: http.url }, 'http listening');
+  }
+  let closed = false;
+  return {
+    config,
+    engine,
+    catalog,
+    metrics,
+    log,
+    store,
+    redis,
+    queue,
+    ...(http ? { http } : {}),
+    ...(worker ? { worker } : {}),
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Each step is bounded: a dead store must not hang shutdown.
+      const bounded = (p: Promise<unknown>, ms = 5000): Promise<unknown> => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+      if (http) await bounded(http.door.close(), 6000);
+      if (worker) await bounded(worker.close(5000), 6000);
+      await bounded(queue.close(), 3000);
+      await bounded(targets.close(), 3000);
+      if (workerConn) workerConn.disconnect();
+      if (redis.status === 'ready') await bounded(redis.quit(), 2000);
+      redis.disconnect();
+      if (embedded) await embedded.stop();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * The validated configuration, as the rest of the program sees it. `src/config.ts` builds it from
+ * the YAML file (and is the only reader of process.env); nothing else reads the file or the env.
+ */
+import type { NodeRef } from './actions/types.js';
+
+export type Role = 'redis.viewer' | 'redis.dba-operator' | 'redis.cluster-admin';
+export const ROLES: readonly Role[] = ['redis.viewer', 'redis.dba-operator', 'redis.cluster-admin'];
+
+/** TLS material, already read from the files named in the config. */
+export interface TlsConfig {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  servername?: string;
+  rejectUnauthorized: boolean;
+}
+
+/** The engine's own Redis. `undefined` in AppConfig.store means: start an embedded redis-server. */
+export type StoreConfig =
+  | { mode: 'url'; url: string; tls?: TlsConfig }
+  | { mode: 'sentinel'; sentinels: NodeRef[]; masterName: string; username?: string; password?: string; sentinelPassword?: string; tls?: TlsConfig }
+  | { mode: 'cluster'; nodes: NodeRef[]; username?: string; password?: string; tls?: TlsConfig };
+
+export interface TargetConfig {
+  name: string;
+  mode: 'standalone' | 'sentinel' | 'cluster';
+  /** Data nodes (standalone: the primary and any replicas; cluster: seeds or all nodes; sentinel: optional). */
+  endpoints: NodeRef[];
+  sentinel?: { masterName: string; endpoints: NodeRef[]; password?: string };
+  tls?: TlsConfig;
+  username?: string;
+  /** Resolved secret. Never logged, never written to timelines. */
+  password?: string;
+  role: 'cache' | 'store';
+  /** Alert labels that select this target (all must match), e.g. { redis_cluster: 'cache-prod' }. */
+  labels: Record<string, string>;
+  /** Steps marked `automatic: true` in a runbook may skip approval on this target. Default false. */
+  allowAutomatic: boolean;
+}
+
+export interface Approver {
+  /** Identity as the doors present it: a CLI/HTTP user name, `slack:U123`, or `slack-group:S123`. */
+  id: string;
+  roles: Role[];
+}
+
+export interface RouteConfig {
+  /** alertname to match (exact). */
+  alertname?: string;
+  /** Labels that must all equal the given values. */
+  labels: Record<string, string>;
+  runbook: string;
+}
+
+export interface AppConfig {
+  /** Path of the config file this was read from (for messages), or '<defaults>'. */
+  source: string;
+  store?: StoreConfig;
+  embedded: { dataDir: string; redisServerBin: string; port: number };
+  http: { host: string; port: number; token?: string; maxBodyBytes: number };
+  targets: Record<string, TargetConfig>;
+  approvers: Approver[];
+  routes: RouteConfig[];
+  runbooksDir: string;
+  engine: {
+    dryRun: boolean;
+    approvalTimeoutMs: number;
+    lockTtlMs: number;
+    workerConcurrency: number;
+    queuePrefix: string;
+    keyPrefix: string;
+  };
+  logLevel: string;
+}

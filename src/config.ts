@@ -1,0 +1,562 @@
+/**
+ * Configuration loading: the only module that reads `process.env` or the config file.
+ *
+ * Pipeline: YAML text → document (unique keys, bounded aliases) → plain data (nulls dropped) →
+ * `${VAR}` interpolation on scalar strings → zod validation (strict: unknown keys are errors) →
+ * {@link AppConfig}. Every problem becomes one line `file: yaml.path: problem` of a single
+ * {@link ConfigError}. Messages never echo configured values, so secrets cannot leak through them.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
+import type { YAMLError } from 'yaml';
+import { z } from 'zod';
+import type { NodeRef } from './actions/types.js';
+import { ROLES } from './config-types.js';
+import type { AppConfig, RouteConfig, StoreConfig, TargetConfig } from './config-types.js';
+import { ConfigError } from './errors.js';
+import { parseDuration } from './util/duration.js';
+
+/** Environment variable naming the config file. */
+export const CONFIG_ENV = 'REDIS_RUNBOOKS_CONFIG';
+/** Environment variable overriding `http.port`. */
+export const HTTP_PORT_ENV = 'REDIS_RUNBOOKS_HTTP_PORT';
+/** Log levels accepted in `logLevel` and `LOG_LEVEL` (pino's). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** Upper bound on YAML alias expansion (guards against "billion laughs" documents). */
+export const MAX_ALIAS_COUNT = 50;
+
+const TARGET_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+const DEFAULTS_SOURCE = '<defaults>';
+
+type PathSeg = string | number;
+interface Issue {
+  path: readonly PathSeg[];
+  message: string;
+}
+
+/** Settings that come from the environment rather than the file. */
+export interface EnvOverrides {
+  /** `REDIS_RUNBOOKS_CONFIG`: path of the config file. */
+  configPath?: string;
+  /** `LOG_LEVEL`: log level used when the file sets none. */
+  logLevel?: string;
+  /** `REDIS_RUNBOOKS_HTTP_PORT`: overrides `http.port`. */
+  httpPort?: number;
+}
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** Config file path; else `REDIS_RUNBOOKS_CONFIG`; else no file (defaults). */
+  path?: string;
+  /** Environment for `${VAR}` and overrides. Default: `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Directory relative paths are resolved against when there is no file. Default: `process.cwd()`. */
+  cwd?: string;
+}
+
+/** Options of {@link parseConfig}. */
+export interface ParseConfigOptions {
+  /** Directory that relative paths in the file (TLS files, runbooksDir, dataDir) are resolved against. */
+  baseDir?: string;
+  /** Used to locate `source` when `baseDir` is not given. Default: `process.cwd()`. */
+  cwd?: string;
+}
+
+/**
+ * Read the environment settings the program needs outside the file.
+ *
+ * @throws ConfigError when `REDIS_RUNBOOKS_HTTP_PORT` is not a port number.
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): EnvOverrides {
+  const out: EnvOverrides = {};
+  const configPath = env[CONFIG_ENV];
+  if (configPath !== undefined && configPath !== '') out.configPath = configPath;
+  const logLevel = env['LOG_LEVEL'];
+  if (logLevel !== undefined && logLevel !== '') out.logLevel = logLevel;
+  const port = env[HTTP_PORT_ENV];
+  if (port !== undefined && port !== '') {
+    const n = /^\d{1,5}$/.test(port) ? Number(port) : Number.NaN;
+    if (!(n >= 0 && n <= 65535)) throw new ConfigError(`env ${HTTP_PORT_ENV}: expected a port number (0-65535)`);
+    out.httpPort = n;
+  }
+  return out;
+}
+
+/**
+ * Load the configuration: from `opts.path`, else `$REDIS_RUNBOOKS_CONFIG`, else defaults
+ * (no targets, embedded store).
+ *
+ * @throws ConfigError naming the file and YAML path of every problem.
+ */
+export function loadConfig(opts: LoadConfigOptions = {}): AppConfig {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const path = opts.path ?? envOverrides(env).configPath;
+  if (path === undefined) return parseConfig('', DEFAULTS_SOURCE, env, { baseDir: cwd });
+  const abs = resolve(cwd, path);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read config file (${errnoCode(err)})`);
+  }
+  return parseConfig(text, path, env, { baseDir: dirname(abs) });
+}
+
+/**
+ * Parse and validate config text. `source` names the file in messages (and, without
+ * `opts.baseDir`, locates relative paths).
+ *
+ * @throws ConfigError with one line per problem: `source: yaml.path: problem`.
+ */
+export function parseConfig(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: ParseConfigOptions = {},
+): AppConfig {
+  const baseDir = opts.baseDir ?? dirname(resolve(opts.cwd ?? process.cwd(), source));
+  const raw = readYaml(text, source);
+  const issues: Issue[] = [];
+  const data = interpolate(raw, env, [], issues);
+  const failed = new Set(issues.map((i) => formatPath(i.path)));
+
+  const result = configSchema(baseDir).safeParse(data, {
+    error: (iss) => (iss.input === undefined && (iss.code === 'invalid_type' || iss.code === 'invalid_value') ? 'required' : undefined),
+  });
+  if (!result.success) {
+    for (const iss of result.error.issues) {
+      for (const issue of fromZodIssue(iss)) if (!failed.has(formatPath(issue.path))) issues.push(issue);
+    }
+  }
+  if (issues.length > 0 || !result.success) throw toConfigError(source, issues);
+
+  const overrides = envOverrides(env);
+  const logLevel = result.data.logLevel ?? overrides.logLevel ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`env LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return build(result.data, source, baseDir, overrides, logLevel);
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML
+
+function readYaml(text: string, source: string): Record<string, unknown> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => yamlErrorLine(source, doc.contents, lineCounter, e)).join('\n'));
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    throw new ConfigError(`${source}: ${err instanceof Error ? err.message : 'invalid YAML'}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (!isPlainObject(value)) throw new ConfigError(`${source}: expected a mapping at the top level`);
+  return value;
+}
+
+function yamlErrorLine(source: string, root: unknown, lc: LineCounter, e: YAMLError): string {
+  const { line, col } = lc.linePos(e.pos[0]);
+  const where = `line ${line}, column ${col}`;
+  const path = formatPath(pathAt(root, e.pos[0], []));
+  const what =
+    e.code === 'DUPLICATE_KEY' ? 'duplicate key' : e.code === 'MULTIPLE_DOCS' ? 'expected a single YAML document' : e.message;
+  return path === '' ? `${source}: ${where}: ${what}` : `${source}: ${path}: ${what} (${where})`;
+}
+
+/** The YAML path of the deepest key or item containing `offset`. */
+function pathAt(node: unknown, offset: number, path: PathSeg[]): PathSeg[] {
+  const inside = (n: unknown, end: 1 | 2): boolean =>
+    isNode(n) && n.range != null && n.range[0] <= offset && offset < Math.max(n.range[end], n.range[0] + 1);
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '?';
+      if (inside(pair.key, 1)) return [...path, key];
+      if (inside(pair.value, 2)) return pathAt(pair.value, offset, [...path, key]);
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      if (inside(item, 2)) return pathAt(item, offset, [...path, i]);
+    }
+  }
+  return path;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ${VAR} interpolation (after parsing: values can never inject YAML structure)
+
+const REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{/g;
+
+/** Copy `value`, dropping null map entries and expanding `${VAR}` / `${VAR:-default}` / `$${`. */
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: PathSeg[], issues: Issue[]): unknown {
+  if (typeof value === 'string') return expand(value, env, path, issues);
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], issues));
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (v === null) continue;
+      Object.defineProperty(out, k, {
+        value: interpolate(v, env, [...path, k], issues),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+  return value;
+}
+
+function expand(s: string, env: NodeJS.ProcessEnv, path: PathSeg[], issues: Issue[]): string {
+  if (!s.includes('${')) return s;
+  return s.replace(REF, (whole: string, name: string | undefined, fallback: string | undefined) => {
+    if (whole === '$${') return '${';
+    if (name === undefined) {
+      issues.push({ path, message: 'malformed ${...} reference (write $${ for a literal ${)' });
+      return '';
+    }
+    const v = env[name];
+    if (fallback !== undefined) return v === undefined || v === '' ? fallback : v;
+    if (v === undefined) {
+      issues.push({ path, message: `environment variable ${name} is not set` });
+      return '';
+    }
+    return v;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+/** Parse `host:port` or `[v6addr]:port`. */
+export function parseEndpoint(s: string): NodeRef | undefined {
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(s) ?? /^([^\s:[\]/@]+):(\d{1,5})$/.exec(s);
+  const host = m?.[1];
+  const port = Number(m?.[2]);
+  if (host === undefined || !(port >= 1 && port <= 65535)) return undefined;
+  return { host, port };
+}
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+const secret = z.string();
+const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+const int = (min: number, max: number): z.ZodType<number> =>
+  z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().min(min).max(max));
+const port = int(0, 65535);
+/** Label values stay strings: coercing YAML numbers would turn `01` into `1` and silently never match. */
+const labels = z.record(z.string(), z.string({ error: (iss) => (iss.input === undefined ? undefined : 'expected a string (quote numbers)') }));
+
+const endpoint = z.string().transform((s, ctx): NodeRef => {
+  const n = parseEndpoint(s.trim());
+  if (n === undefined) ctx.addIssue({ code: 'custom', message: 'expected host:port' });
+  return n ?? { host: '', port: 0 };
+});
+const endpoints = (what: string) => z.array(endpoint).min(1, `at least one ${what} required`);
+
+const duration = z.unknown().transform((v, ctx): number => {
+  let ms = Number.NaN;
+  if (typeof v === 'string' || typeof v === 'number') {
+    try {
+      ms = parseDuration(v);
+    } catch {
+      // reported below
+    }
+  }
+  if (!(ms > 0)) ctx.addIssue({ code: 'custom', message: 'expected a positive duration like 30s, 5m, 1h, or milliseconds' });
+  return ms;
+});
+
+function tlsSchema(baseDir: string) {
+  const file = nonEmpty.transform((p, ctx): string => {
+    const abs = resolve(baseDir, p);
+    try {
+      return readFileSync(abs, 'utf8');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `cannot read file ${abs} (${errnoCode(err)})` });
+      return '';
+    }
+  });
+  return z
+    .strictObject({
+      ca: file.optional(),
+      cert: file.optional(),
+      key: file.optional(),
+      servername: nonEmpty.optional(),
+      rejectUnauthorized: bool.default(true),
+    })
+    .superRefine(
+      (t, ctx) => {
+        if (t.cert !== undefined && t.key === undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'required when cert is set' });
+        if (t.key !== undefined && t.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'required when key is set' });
+      },
+      { when: isObjectPayload },
+    );
+}
+
+function targetSchema(baseDir: string) {
+  return z
+    .strictObject({
+      mode: z.enum(['standalone', 'sentinel', 'cluster']).default('standalone'),
+      endpoints: z.array(endpoint).default([]),
+      sentinel: z
+        .strictObject({ masterName: nonEmpty, endpoints: endpoints('sentinel endpoint'), password: secret.optional() })
+        .optional(),
+      tls: tlsSchema(baseDir).optional(),
+      username: nonEmpty.optional(),
+      password: secret.optional(),
+      role: z.enum(['cache', 'store']),
+      labels: labels.default({}),
+      allowAutomatic: bool.default(false),
+    })
+    .superRefine(
+      (t, ctx) => {
+        if (t.mode === 'sentinel' && t.sentinel === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['sentinel'], message: 'required when mode is sentinel' });
+        }
+        if ((t.mode === 'standalone' || t.mode === 'cluster') && t.sentinel !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['sentinel'], message: 'only allowed when mode is sentinel' });
+        }
+        if ((t.mode === 'standalone' || t.mode === 'cluster') && Array.isArray(t.endpoints) && t.endpoints.length === 0) {
+          ctx.addIssue({ code: 'custom', path: ['endpoints'], message: `at least one host:port required for mode ${t.mode}` });
+        }
+      },
+      { when: isObjectPayload },
+    );
+}
+
+function storeSchema(baseDir: string) {
+  return z
+    .strictObject({
+      url: z.string().optional(),
+      sentinel: z
+        .strictObject({
+          endpoints: endpoints('sentinel endpoint'),
+          masterName: nonEmpty,
+          username: nonEmpty.optional(),
+          password: secret.optional(),
+          sentinelPassword: secret.optional(),
+        })
+        .optional(),
+      cluster: z
+        .strictObject({ nodes: endpoints('node'), username: nonEmpty.optional(), password: secret.optional() })
+        .optional(),
+      tls: tlsSchema(baseDir).optional(),
+    })
+    .superRefine(
+      (s, ctx) => {
+        const kinds = (['url', 'sentinel', 'cluster'] as const).filter((k) => s[k] !== undefined);
+        if (kinds.length !== 1) {
+          ctx.addIssue({ code: 'custom', message: 'set exactly one of url, sentinel, cluster (or omit store for an embedded redis-server)' });
+        }
+        if (typeof s.url === 'string' && !/^rediss?:\/\/[^\s]+$/.test(s.url)) {
+          ctx.addIssue({ code: 'custom', path: ['url'], message: 'expected a redis:// or rediss:// URL' });
+        }
+      },
+      { when: isObjectPayload },
+    );
+}
+
+const approverSchema = z.strictObject({
+  id: nonEmpty,
+  roles: z.array(z.enum(ROLES)).min(1, 'at least one role required'),
+});
+
+const routeSchema = z.strictObject({
+  match: z
+    .strictObject({ alertname: nonEmpty.optional(), labels: labels.optional() })
+    .superRefine(
+      (m, ctx) => {
+        const hasLabels = m.labels !== undefined && Object.keys(m.labels).length > 0;
+        if (m.alertname === undefined && !hasLabels) ctx.addIssue({ code: 'custom', message: 'set alertname and/or labels' });
+      },
+      { when: isObjectPayload },
+    ),
+  runbook: nonEmpty,
+});
+
+function configSchema(baseDir: string) {
+  return z.strictObject({
+    store: storeSchema(baseDir).optional(),
+    embedded: z
+      .strictObject({
+        dataDir: nonEmpty.default('./.data'),
+        redisServer: nonEmpty.default('redis-server'),
+        port: port.default(0),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        host: nonEmpty.default('127.0.0.1'),
+        port: port.default(8080),
+        token: nonEmpty.optional(),
+        maxBodyBytes: int(1, Number.MAX_SAFE_INTEGER).default(1024 * 1024),
+      })
+      .prefault({}),
+    targets: z
+      .record(z.string().regex(TARGET_NAME, `invalid target name: must match ${TARGET_NAME.source}`), targetSchema(baseDir))
+      .default({}),
+    approvers: z
+      .array(approverSchema)
+      .default([])
+      .superRefine(
+        (list, ctx) => {
+          const seen = new Set<string>();
+          list.forEach((a, i) => {
+            const id: unknown = (a as { id?: unknown } | null)?.id;
+            if (typeof id !== 'string') return;
+            if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: 'duplicate approver id' });
+            seen.add(id);
+          });
+        },
+        { when: isObjectPayload },
+      ),
+    routes: z.array(routeSchema).default([]),
+    runbooksDir: nonEmpty.default('runbooks'),
+    engine: z
+      .strictObject({
+        dryRun: bool.default(false),
+        approvalTimeout: duration.default(parseDuration('30m')),
+        lockTtl: duration.default(parseDuration('10m')),
+        workerConcurrency: int(1, 1024).default(4),
+        queuePrefix: nonEmpty.default('{rr}'),
+        keyPrefix: nonEmpty.default('rr'),
+      })
+      .prefault({}),
+    logLevel: z.enum(LOG_LEVELS).optional(),
+  });
+}
+
+type ParsedConfig = z.output<ReturnType<typeof configSchema>>;
+type ParsedStore = NonNullable<ParsedConfig['store']>;
+type ParsedTarget = ParsedConfig['targets'][string];
+
+// ---------------------------------------------------------------------------------------------
+// Assembly
+
+function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrides, logLevel: string): AppConfig {
+  const targets: Record<string, TargetConfig> = {};
+  for (const [name, t] of Object.entries(p.targets)) targets[name] = buildTarget(name, t);
+  const routes: RouteConfig[] = p.routes.map((r) => ({
+    ...(r.match.alertname !== undefined && { alertname: r.match.alertname }),
+    labels: r.match.labels ?? {},
+    runbook: r.runbook,
+  }));
+  const cfg: AppConfig = {
+    source,
+    embedded: {
+      dataDir: resolve(baseDir, p.embedded.dataDir),
+      redisServerBin: p.embedded.redisServer,
+      port: p.embedded.port,
+    },
+    http: {
+      host: p.http.host,
+      port: env.httpPort ?? p.http.port,
+      maxBodyBytes: p.http.maxBodyBytes,
+      ...(p.http.token !== undefined && { token: p.http.token }),
+    },
+    targets,
+    approvers: p.approvers.map((a) => ({ id: a.id, roles: [...new Set(a.roles)] })),
+    routes,
+    runbooksDir: resolve(baseDir, p.runbooksDir),
+    engine: {
+      dryRun: p.engine.dryRun,
+      approvalTimeoutMs: p.engine.approvalTimeout,
+      lockTtlMs: p.engine.lockTtl,
+      workerConcurrency: p.engine.workerConcurrency,
+      queuePrefix: p.engine.queuePrefix,
+      keyPrefix: p.engine.keyPrefix,
+    },
+    logLevel,
+  };
+  if (p.store !== undefined) cfg.store = buildStore(p.store);
+  return cfg;
+}
+
+function buildTarget(name: string, t: ParsedTarget): TargetConfig {
+  return {
+    name,
+    mode: t.mode,
+    endpoints: t.endpoints,
+    ...(t.sentinel !== undefined && {
+      sentinel: {
+        masterName: t.sentinel.masterName,
+        endpoints: t.sentinel.endpoints,
+        ...(t.sentinel.password !== undefined && { password: t.sentinel.password }),
+      },
+    }),
+    ...(t.tls !== undefined && { tls: t.tls }),
+    ...(t.username !== undefined && { username: t.username }),
+    ...(t.password !== undefined && { password: t.password }),
+    role: t.role,
+    labels: t.labels,
+    allowAutomatic: t.allowAutomatic,
+  };
+}
+
+function buildStore(s: ParsedStore): StoreConfig {
+  const tls = s.tls !== undefined ? { tls: s.tls } : {};
+  if (s.sentinel !== undefined) {
+    const { endpoints: sentinels, ...rest } = s.sentinel;
+    return { mode: 'sentinel', sentinels, ...stripUndefined(rest), ...tls };
+  }
+  if (s.cluster !== undefined) return { mode: 'cluster', ...stripUndefined(s.cluster), ...tls };
+  return { mode: 'url', url: s.url ?? '', ...tls };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function fromZodIssue(iss: z.core.$ZodIssue): Issue[] {
+  const path = iss.path.filter((s): s is PathSeg => typeof s !== 'symbol');
+  switch (iss.code) {
+    case 'unrecognized_keys':
+      return iss.keys.map((k) => ({ path: [...path, k], message: 'unknown key' }));
+    case 'invalid_key':
+      return [{ path, message: iss.issues[0]?.message ?? 'invalid key' }];
+    default:
+      return [{ path, message: iss.message.replace(/^(Invalid (input|option)|Too (small|big)): /, '') }];
+  }
+}
+
+function toConfigError(source: string, issues: Issue[]): ConfigError {
+  const lines = issues.map((i) => {
+    const p = formatPath(i.path);
+    return p === '' ? `${source}: ${i.message}` : `${source}: ${p}: ${i.message}`;
+  });
+  return new ConfigError([...new Set(lines)].join('\n'));
+}
+
+/** `targets.cache-prod.endpoints[1]`; keys that are not plain words are quoted: `labels["a.b/c"]`. */
+function formatPath(path: readonly PathSeg[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z0-9_-]+$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function isObjectPayload(payload: { value: unknown }): boolean {
+  return typeof payload.value === 'object' && payload.value !== null;
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+function errnoCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'unreadable';
+}

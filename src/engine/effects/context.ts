@@ -1,0 +1,96 @@
+/**
+ * What effect executors share: the store, the catalog, targets, the clock, and helpers to run an
+ * action on the nodes a selector picks, with a timeout, recording durations.
+ */
+import type { Logger } from 'pino';
+import { resolveNodes } from '../../actions/redis/topology.js';
+import type { NodeSelector } from '../../actions/redis/topology.js';
+import { getAction } from '../../actions/registry.js';
+import type { ActionContext, NodeRef, TargetHandle } from '../../actions/types.js';
+import { nodeKey } from '../../actions/types.js';
+import { redisErrorCode, RunbooksError } from '../../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { IncidentRecord, IncidentStore, StoreClient } from '../store/incidents.js';
+import type { Keys } from '../keys.js';
+import type { TimelineEntry, TimelineKind } from '../types.js';
+
+export interface EffectEnv {
+  redis: StoreClient;
+  store: IncidentStore;
+  keys: Keys;
+  metrics: Metrics;
+  log: Logger;
+  now(): number;
+  lockTtlMs: number;
+}
+
+/** Selectors whose findings are keyed by node (`{ "host:port": result }`). */
+export const FAN_OUT: readonly string[] = ['replicas', 'all-nodes', 'sentinels', 'cluster-masters'];
+
+export function entry(env: EffectEnv, kind: TimelineKind, summary: string, data?: Record<string, unknown>): TimelineEntry {
+  return { at: new Date(env.now()).toISOString(), kind, actor: { kind: 'engine' }, summary, ...(data ? { data } : {}) };
+}
+
+export interface StepRun {
+  node: NodeRef;
+  ok: boolean;
+  result?: unknown;
+  error?: { code: string; message: string };
+  ms: number;
+}
+
+/** Run one action on every node `on` selects. Failures become results, never throws. */
+export async function runOnNodes(
+  env: EffectEnv,
+  rec: IncidentRecord,
+  target: TargetHandle,
+  step: { action: string; on: string; with: Record<string, unknown> },
+  findings: Record<string, unknown>,
+  params: Record<string, unknown>,
+  runbook: string,
+): Promise<{ nodes: NodeRef[]; runs: StepRun[] }> {
+  const action = getAction(step.action);
+  if (!action) throw new RunbooksError('action_unknown', `unknown action ${step.action}`);
+  let nodes: NodeRef[];
+  try {
+    nodes = await resolveNodes(target, step.on as NodeSelector, rec.node);
+  } catch (e) {
+    return { nodes: [], runs: [{ node: { host: '?', port: 0 }, ok: false, error: { code: redisErrorCode(e), message: (e as Error).message }, ms: 0 }] };
+  }
+  const input = action.input.parse(step.with);
+  const runs: StepRun[] = [];
+  for (const node of nodes) {
+    const t0 = performance.now();
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), action.timeoutMs);
+    const ctx: ActionContext = { target, node, findings, params: { ...params, ...step.with }, dryRun: rec.dryRun, log: env.log.child({ incident: rec.id, action: step.action, node: nodeKey(node) }), signal: ac.signal, now: env.now };
+    try {
+      const result = await Promise.race([
+        action.run(input, ctx),
+        new Promise<never>((_, rej) => ac.signal.addEventListener('abort', () => rej(new RunbooksError('action_timeout', `${step.action} timed out after ${action.timeoutMs} ms on ${nodeKey(node)}`, { retryable: true })))),
+      ]);
+      runs.push({ node, ok: true, result, ms: performance.now() - t0 });
+    } catch (e) {
+      const code = e instanceof RunbooksError ? e.code : redisErrorCode(e);
+      runs.push({ node, ok: false, error: { code, message: (e as Error).message }, ms: performance.now() - t0 });
+    } finally {
+      clearTimeout(timer);
+      env.metrics.stepDuration.observe({ runbook, kind: action.risk === 'read' ? 'diagnostic' : 'remediation' }, (performance.now() - t0) / 1000);
+    }
+  }
+  return { nodes, runs };
+}
+
+/** Findings of one step: the single result, or a map by node for fan-out selectors. */
+export function findingOf(on: string, runs: StepRun[]): unknown {
+  const one = (r: StepRun): unknown => (r.ok ? r.result : { error: r.error });
+  if (FAN_OUT.includes(on)) return Object.fromEntries(runs.map((r) => [nodeKey(r.node), one(r)]));
+  const first = runs[0];
+  return first ? one(first) : { error: { code: 'no_nodes', message: 'no node matched the selector' } };
+}
+
+/** A short, secret-free summary of a finding for the timeline. */
+export function summarise(value: unknown, max = 400): string {
+  const s = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' && v.length > 120 ? `${v.slice(0, 117)}...` : v));
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}

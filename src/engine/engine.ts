@@ -1,0 +1,472 @@
+/**
+ * The engine: opens incidents, applies events to their machines (compare-and-set on the stored
+ * snapshot), dispatches the effects the machines ask for as BullMQ jobs, and answers the doors.
+ * Any number of processes may run it against one store.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import type { AppConfig, Role } from '../config-types.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { RunbookCatalog } from './catalog.js';
+import { act } from './effects/act.js';
+import type { EffectEnv } from './effects/context.js';
+import { entry } from './effects/context.js';
+import { diagnose } from './effects/diagnose.js';
+import type { EffectOutcome } from './effects/diagnose.js';
+import { plan } from './effects/plan.js';
+import { verify } from './effects/verify.js';
+import type { Keys } from './keys.js';
+import type { TargetLocks } from './locks.js';
+import type { Metrics } from './metrics.js';
+import { stepMachine } from './machine/run.js';
+import type { Effect, MachineContext, MachineEvent } from './machine/types.js';
+import { alertJobId, effectJobId, safeId } from './queue.js';
+import type { JobData } from './queue.js';
+import type { IncidentRecord, IncidentStore, StoreClient } from './store/incidents.js';
+import type { TargetRegistry } from './targets.js';
+import { FINAL_STATES } from './types.js';
+import type { DecisionResult, EnginePort, IncidentDetail, IncidentSummary, RoutedAlert, TimelineEntry } from './types.js';
+
+export interface EngineDeps {
+  redis: StoreClient;
+  queue: Queue<JobData>;
+  keys: Keys;
+  store: IncidentStore;
+  catalog: RunbookCatalog;
+  targets: TargetRegistry;
+  locks: TargetLocks;
+  config: AppConfig;
+  metrics: Metrics;
+  log: Logger;
+  now: () => number;
+}
+
+const ROLE_RANK: Record<Role, number> = { 'redis.viewer': 0, 'redis.dba-operator': 1, 'redis.cluster-admin': 2 };
+const LOCK_RETRY_MS = 2000;
+
+function newIncidentId(now: number): string {
+  const d = new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
+  return `inc-${d}-${randomBytes(3).toString('hex')}`;
+}
+
+export class Engine implements EnginePort {
+  private readonly env: EffectEnv;
+
+  constructor(private readonly d: EngineDeps) {
+    this.env = { redis: d.redis, store: d.store, keys: d.keys, metrics: d.metrics, log: d.log, now: d.now, lockTtlMs: d.config.engine.lockTtlMs };
+  }
+
+  // ---------------------------------------------------------------- doors
+
+  async ready(): Promise<boolean> {
+    try {
+      return (await this.d.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  /** Enqueue routed alerts, dropping exact redeliveries (same fingerprint, startsAt and status). */
+  async ingest(alerts: RoutedAlert[]): Promise<{ enqueued: number; duplicates: number }> {
+    if (alerts.length === 0) return { enqueued: 0, duplicates: 0 };
+    const now = this.d.now();
+    try {
+      const pipe = this.d.redis.pipeline();
+      for (const r of alerts) pipe.set(this.d.keys.dedup(r.alert.fingerprint, r.alert.startsAt, r.alert.status), '1', 'EX', 24 * 3600, 'NX');
+      const res = (await pipe.exec()) ?? [];
+      const fresh: RoutedAlert[] = [];
+      const claimed: string[] = [];
+      res.forEach(([err, ok], i) => {
+        const r = alerts[i];
+        if (!r) return;
+        if (err) throw err;
+        if (ok === 'OK') {
+          fresh.push(r);
+          claimed.push(this.d.keys.dedup(r.alert.fingerprint, r.alert.startsAt, r.alert.status));
+        }
+      });
+      try {
+        await this.d.queue.addBulk(fresh.map((r) => ({ name: 'alert', data: { type: 'alert' as const, routed: r, receivedAt: now }, opts: { jobId: alertJobId(r) } })));
+      } catch (e) {
+        if (claimed.length > 0) await this.d.redis.del(...claimed).catch(() => 0);
+        throw e;
+      }
+      return { enqueued: fresh.length, duplicates: alerts.length - fresh.length };
+    } catch (e) {
+      throw new StoreUnavailableError(`the engine's store is unavailable: ${(e as Error).message}`, e);
+    }
+  }
+
+  async run(runbook: string, target: string, opts: { dryRun: boolean; by: string }): Promise<{ incidentId: string }> {
+    const id = await this.open({ runbook, target, labels: { alertname: `manual:${runbook}` }, annotations: { summary: `${runbook} run by ${opts.by}` }, fingerprints: [], dryRun: opts.dryRun || this.d.config.engine.dryRun, by: opts.by });
+    return { incidentId: id };
+  }
+
+  async listIncidents(opts: { open?: boolean; limit?: number } = {}): Promise<IncidentSummary[]> {
+    const recs = await this.d.store.list(opts);
+    return recs.map((r) => this.summary(r));
+  }
+
+  async getIncident(id: string): Promise<IncidentDetail | undefined> {
+    const r = await this.d.store.get(id);
+    if (!r) return undefined;
+    const ctx = (r.snapshot as { context?: MachineContext }).context;
+    return { ...this.summary(r), findings: ctx?.findings ?? {}, labels: r.labels, version: r.version };
+  }
+
+  async getTimeline(id: string): Promise<TimelineEntry[] | undefined> {
+    if (!(await this.d.store.get(id))) return undefined;
+    return this.d.store.timeline(id);
+  }
+
+  approve(id: string, by: string, via: 'cli' | 'http' | 'slack'): Promise<DecisionResult> {
+    return this.decide(id, by, via, true);
+  }
+
+  reject(id: string, by: string, via: 'cli' | 'http' | 'slack', reason?: string): Promise<DecisionResult> {
+    return this.decide(id, by, via, false, reason);
+  }
+
+  /** Roles of an identity, from config `approvers`. */
+  rolesOf(by: string): Role[] {
+    return this.d.config.approvers.filter((a) => a.id === by).flatMap((a) => a.roles);
+  }
+
+  private async decide(id: string, by: string, via: 'cli' | 'http' | 'slack', grant: boolean, reason?: string): Promise<DecisionResult> {
+    const rec = await this.d.store.get(id);
+    if (!rec) return { ok: false, code: 'not_found', message: `no incident ${id}` };
+    const pending = this.summary(rec).pendingApproval;
+    if (rec.state !== 'awaiting_approval' || !pending) {
+      return { ok: false, code: 'not_awaiting_approval', message: `incident ${id} is ${rec.state}; nothing awaits approval` };
+    }
+    const actor = { kind: 'user' as const, id: by, via };
+    const roles = this.rolesOf(by);
+    if (!roles.some((r) => ROLE_RANK[r] >= ROLE_RANK[pending.role])) {
+      await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not ${grant ? 'approve' : 'reject'} ${pending.title}: needs ${pending.role}, has ${roles.join(', ') || 'no role'}`), actor });
+      return { ok: false, code: 'forbidden', message: `${by} lacks role ${pending.role}` };
+    }
+    if (grant && pending.approvals.some((a) => a.by === by)) {
+      return { ok: false, code: 'duplicate_approver', message: `${by} already approved; ${pending.approversRequired} distinct approvers are required` };
+    }
+    const at = this.d.now();
+    await this.d.store.append(id, {
+      ...entry(this.env, grant ? 'approval.granted' : 'approval.rejected', `${pending.title} ${grant ? 'approved' : 'rejected'} by ${by} (${via})${reason ? `: ${reason}` : ''}`, { proposal: pending.key, by, via, roles }),
+      actor,
+    });
+    const event: MachineEvent = grant
+      ? { type: 'approval.granted', at, key: pending.key, by }
+      : { type: 'approval.rejected', at, key: pending.key, by, ...(reason !== undefined ? { reason } : {}) };
+    const after = await this.applyEvent(id, event);
+    return { ok: true, state: after?.state ?? rec.state, message: grant ? 'approval recorded' : 'rejection recorded' };
+  }
+
+  private summary(r: IncidentRecord): IncidentSummary {
+    const ctx = (r.snapshot as { context?: MachineContext }).context;
+    const s: IncidentSummary = {
+      id: r.id,
+      runbook: r.runbook,
+      target: r.target,
+      state: r.state,
+      title: r.title,
+      ...(r.severity !== undefined ? { severity: r.severity } : {}),
+      fingerprints: r.fingerprints,
+      dryRun: r.dryRun,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      ...(r.outcome !== undefined ? { outcome: r.outcome } : {}),
+    };
+    if (r.state === 'awaiting_approval' && ctx?.current) {
+      const rb = this.d.catalog.get(r.runbook);
+      const info = rb?.hash === r.hash ? rb.remediations.get(ctx.current.remediation) : rb?.remediations.get(ctx.current.remediation);
+      const rem = rb?.def.remediations[ctx.current.remediation];
+      const timeoutMs = this.d.config.engine.approvalTimeoutMs;
+      s.pendingApproval = {
+        key: ctx.current.key,
+        remediation: ctx.current.remediation,
+        title: info?.title ?? ctx.current.remediation,
+        risk: info?.risk ?? 'write',
+        role: info?.role ?? 'redis.dba-operator',
+        approversRequired: info?.approversRequired ?? 1,
+        automatic: info?.automatic ?? false,
+        commands: ctx.current.commands,
+        evidence: rem?.description ? [rem.description] : [],
+        approvals: ctx.current.approvals,
+        expiresAt: new Date(Date.parse(r.updatedAt) + timeoutMs).toISOString(),
+      };
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- worker side
+
+  /** An alert job: join the open incident for its fingerprint (or runbook+target), or open one. */
+  async handleAlert(r: RoutedAlert): Promise<string | undefined> {
+    const { alert } = r;
+    const k = this.d.keys;
+    const fpOwner = await this.d.store.lookup(k.fingerprint(alert.fingerprint));
+    if (alert.status === 'resolved') {
+      if (!fpOwner) {
+        this.d.log.info({ alertname: alert.labels['alertname'], fingerprint: alert.fingerprint }, 'resolved alert has no open incident');
+        return undefined;
+      }
+      await this.d.store.append(fpOwner, { ...entry(this.env, 'alert.resolved', `${alert.labels['alertname'] ?? 'alert'} resolved`, { fingerprint: alert.fingerprint, endsAt: alert.endsAt }), actor: { kind: 'alertmanager' } });
+      await this.applyEvent(fpOwner, { type: 'alert.resolved', at: this.d.now(), fingerprint: alert.fingerprint });
+      return fpOwner;
+    }
+    const existing = fpOwner ?? (await this.d.store.lookup(k.openFor(r.runbook, r.target)));
+    if (existing && (await this.join(existing, r))) return existing;
+    return this.open({
+      runbook: r.runbook,
+      target: r.target,
+      ...(r.node !== undefined ? { node: r.node } : {}),
+      labels: alert.labels,
+      annotations: alert.annotations,
+      fingerprints: [alert.fingerprint],
+      dryRun: this.d.config.engine.dryRun,
+      by: 'alertmanager',
+    });
+  }
+
+  private async join(id: string, r: RoutedAlert): Promise<boolean> {
+    for (let i = 0; i < 20; i++) {
+      const rec = await this.d.store.get(id);
+      if (!rec || FINAL_STATES.includes(rec.state)) return false;
+      if (rec.fingerprints.includes(r.alert.fingerprint)) {
+        await this.d.store.append(id, { ...entry(this.env, 'alert.firing', `${r.alert.labels['alertname'] ?? 'alert'} still firing (repeat notification)`, { fingerprint: r.alert.fingerprint }), actor: { kind: 'alertmanager' } });
+        return true;
+      }
+      const ok = await this.d.store.cas(id, rec.version, { fingerprints: [...rec.fingerprints, r.alert.fingerprint], snapshot: rec.snapshot }, [
+        { ...entry(this.env, 'incident.joined', `${r.alert.labels['alertname'] ?? 'alert'} joined this incident`, { fingerprint: r.alert.fingerprint, labels: r.alert.labels }), actor: { kind: 'alertmanager' } },
+      ]);
+      if (ok) {
+        await this.d.store.claim(this.d.keys.fingerprint(r.alert.fingerprint), id);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Open an incident and start its machine. */
+  async open(o: { runbook: string; target: string; node?: string; labels: Record<string, string>; annotations: Record<string, string>; fingerprints: string[]; dryRun: boolean; by: string }): Promise<string> {
+    const rb = this.d.catalog.get(o.runbook);
+    if (!rb) throw new Error(`unknown runbook ${o.runbook} (known: ${this.d.catalog.names().join(', ')})`);
+    const tcfg = this.d.targets.config(o.target);
+    if (!tcfg) throw new Error(`unknown target ${o.target} (known: ${this.d.targets.names().join(', ')})`);
+    const now = this.d.now();
+    const id = newIncidentId(now);
+    const owner = await this.d.store.claim(this.d.keys.openFor(o.runbook, o.target), id);
+    if (owner !== id && o.by === 'alertmanager') {
+      const existing = await this.d.store.get(owner);
+      if (existing && !FINAL_STATES.includes(existing.state)) return owner;
+      await this.d.store.delIfEquals(this.d.keys.openFor(o.runbook, o.target), owner);
+      await this.d.store.claim(this.d.keys.openFor(o.runbook, o.target), id);
+    }
+    await this.d.store.saveRunbookDef(rb.hash, rb.def);
+    const input: MachineContext = {
+      incidentId: id,
+      target: { name: tcfg.name, role: tcfg.role, allowAutomatic: tcfg.allowAutomatic },
+      labels: o.labels,
+      dryRun: o.dryRun,
+      params: rb.def.params,
+      findings: {},
+      tried: [],
+      seq: 0,
+      awaiting: 0,
+    };
+    const step = stepMachine(rb.machine, { input });
+    const iso = new Date(now).toISOString();
+    const title = o.annotations['summary'] ?? `${rb.def.title} on ${o.target}`;
+    const rec: IncidentRecord = {
+      id,
+      runbook: rb.def.name,
+      hash: rb.hash,
+      target: o.target,
+      ...(o.node !== undefined ? { node: o.node } : {}),
+      title,
+      severity: o.labels['severity'] ?? rb.def.severity,
+      labels: o.labels,
+      annotations: o.annotations,
+      fingerprints: o.fingerprints,
+      dryRun: o.dryRun,
+      createdAt: iso,
+      updatedAt: iso,
+      state: step.state,
+      version: 1,
+      snapshot: step.snapshot,
+    };
+    const actor = o.by === 'alertmanager' ? { kind: 'alertmanager' as const } : { kind: 'user' as const, id: o.by, via: 'cli' as const };
+    const notes: TimelineEntry[] = [
+      { ...entry(this.env, o.by === 'alertmanager' ? 'alert.firing' : 'note', o.by === 'alertmanager' ? `${o.labels['alertname'] ?? 'alert'} firing on ${o.labels['instance'] ?? o.target}` : `run requested by ${o.by}`, { labels: o.labels, annotations: o.annotations }), actor },
+      entry(this.env, 'incident.opened', `incident opened: runbook ${rb.def.name} on target ${o.target}${o.dryRun ? ' (dry run)' : ''}`, { runbook: rb.def.name, version: rb.hash, target: o.target, node: o.node, dryRun: o.dryRun }),
+      ...step.notes.map((n) => entry(this.env, n.kind, n.summary, n.data)),
+    ];
+    const { version: _v, ...fields } = rec;
+    if (!(await this.d.store.cas(id, 0, fields, notes))) throw new Error(`incident id collision ${id}`);
+    await this.d.store.index(id, now);
+    for (const fp of o.fingerprints) await this.d.store.claim(this.d.keys.fingerprint(fp), id);
+    this.d.metrics.incidentsOpened.inc({ runbook: rb.def.name });
+    this.d.log.info({ incident: id, runbook: rb.def.name, target: o.target, dryRun: o.dryRun }, 'incident opened');
+    await this.dispatch(id, step.effects);
+    return id;
+  }
+
+  /** Apply one event (compare-and-set on the snapshot), then dispatch the resulting effects. */
+  async applyEvent(id: string, event: MachineEvent): Promise<{ state: IncidentRecord['state']; applied: boolean } | undefined> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const rec = await this.d.store.get(id);
+      if (!rec) return undefined;
+      if (FINAL_STATES.includes(rec.state)) return { state: rec.state, applied: false };
+      const rb = await this.d.catalog.byHash(rec.hash, this.d.store);
+      if (!rb) {
+        this.d.log.error({ incident: id, hash: rec.hash }, 'runbook version of this incident is unknown');
+        return { state: rec.state, applied: false };
+      }
+      const step = stepMachine(rb.machine, { snapshot: rec.snapshot }, event);
+      if (step.error) this.d.log.error({ incident: id, err: step.error }, 'machine error');
+      if (!step.changed) return { state: rec.state, applied: false };
+      const notes = step.notes.map((n) => entry(this.env, n.kind, n.summary, n.data));
+      const ok = await this.d.store.cas(id, rec.version, { snapshot: step.snapshot, state: step.state, updatedAt: new Date(this.d.now()).toISOString(), ...(step.context.outcome !== undefined ? { outcome: step.context.outcome } : {}) }, notes);
+      if (!ok) continue;
+      if (step.state === 'awaiting_approval' || rec.state === 'awaiting_approval') await this.refreshPending(id, step.state === 'awaiting_approval');
+      await this.dispatch(id, step.effects);
+      return { state: step.state, applied: true };
+    }
+    throw new StoreUnavailableError(`could not apply ${event.type} to ${id}: too much contention`);
+  }
+
+  private async refreshPending(id: string, awaiting: boolean): Promise<void> {
+    const key = `${this.d.config.engine.keyPrefix}:awaiting`;
+    if (awaiting) await this.d.redis.sadd(key, id);
+    else await this.d.redis.srem(key, id);
+    this.d.metrics.pendingApprovals.set(await this.d.redis.scard(key));
+  }
+
+  private async dispatch(id: string, effects: Effect[]): Promise<void> {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'release-lock': {
+          const rec = await this.d.store.get(id);
+          if (rec && (await this.d.locks.release(rec.target, id))) await this.d.store.append(id, entry(this.env, 'lock.released', `lock on target ${rec.target} released`));
+          break;
+        }
+        case 'closed':
+          await this.closed(id, e.state, e.outcome);
+          break;
+        case 'handover': {
+          const rec = await this.d.store.get(id);
+          if (!rec) break;
+          const next = await this.open({ runbook: e.runbook, target: rec.target, ...(rec.node !== undefined ? { node: rec.node } : {}), labels: rec.labels, annotations: rec.annotations, fingerprints: [], dryRun: rec.dryRun, by: 'engine' });
+          await this.d.store.append(id, entry(this.env, 'incident.handover', `handed over to runbook ${e.runbook}: incident ${next}`, { incident: next, runbook: e.runbook }));
+          break;
+        }
+        default:
+          await this.d.queue.add(e.kind, { type: 'effect', incidentId: id, effect: e }, { jobId: effectJobId(id, e), ...(e.kind === 'verify' && e.delayMs > 0 ? { delay: e.delayMs } : {}) });
+      }
+    }
+  }
+
+  private async closed(id: string, state: string, outcome: string): Promise<void> {
+    const rec = await this.d.store.get(id);
+    if (!rec) return;
+    await this.d.store.unindexOpen(rec);
+    await this.d.locks.release(rec.target, id);
+    await this.d.redis.srem(`${this.d.config.engine.keyPrefix}:awaiting`, id);
+    await this.d.store.append(id, entry(this.env, `incident.${state}` as TimelineEntry['kind'], `incident ${state}: ${outcome}`, { outcome }));
+    this.d.metrics.incidentsClosed.inc({ runbook: rec.runbook, outcome: state });
+    this.d.log.info({ incident: id, state, outcome }, 'incident closed');
+  }
+
+  /** An effect job: run it and feed the result back to the machine. */
+  async runEffect(id: string, effect: Effect, attempt: number): Promise<void> {
+    const rec = await this.d.store.get(id);
+    if (!rec || FINAL_STATES.includes(rec.state)) return;
+    const ctx = (rec.snapshot as { context: MachineContext }).context;
+    if (ctx.awaiting !== effect.seq) return; // the machine has moved on: a stale job
+    const rb = await this.d.catalog.byHash(rec.hash, this.d.store);
+    const target = this.d.targets.get(rec.target);
+    if (!rb || !target) {
+      await this.applyEvent(id, { type: 'effect.failed', seq: effect.seq, at: this.d.now(), error: { code: 'config_changed', message: `runbook version or target ${rec.target} no longer configured` } });
+      return;
+    }
+    let out: EffectOutcome;
+    switch (effect.kind) {
+      case 'diagnose':
+        out = await diagnose(this.env, rec, target, rb.def, ctx);
+        break;
+      case 'plan':
+        out = await plan(this.env, rec, target, rb.def, ctx, effect.remediation);
+        break;
+      case 'request-approval':
+        await this.requestApproval(rec, effect);
+        return;
+      case 'act':
+        out = await act(this.env, this.d.locks, rec, target, rb.def, ctx, effect.remediation, effect.key, attempt);
+        break;
+      case 'verify':
+        out = await verify(this.env, this.d.locks, rec, target, rb.def, ctx, effect.remediation);
+        break;
+      default:
+        return;
+    }
+    if ('deferred' in out) {
+      await this.d.queue.add(effect.kind, { type: 'effect', incidentId: id, effect, attempt: attempt + 1 }, { jobId: effectJobId(id, effect, attempt + 1), delay: LOCK_RETRY_MS });
+      return;
+    }
+    const at = this.d.now();
+    await this.applyEvent(id, 'result' in out ? { type: 'effect.done', seq: effect.seq, at, result: out.result } : { type: 'effect.failed', seq: effect.seq, at, error: out.failed });
+  }
+
+  private async requestApproval(rec: IncidentRecord, e: Extract<Effect, { kind: 'request-approval' }>): Promise<void> {
+    const marker = this.d.keys.intent(rec.id, `${e.key}-requested`);
+    if ((await this.d.redis.set(marker, '1', 'PX', 30 * 24 * 3600_000, 'NX')) !== 'OK') return;
+    const s = this.summary(rec).pendingApproval;
+    const who = this.d.config.approvers.filter((a) => a.roles.some((r) => ROLE_RANK[r] >= ROLE_RANK[s?.role ?? 'redis.dba-operator'])).map((a) => a.id);
+    await this.d.store.append(rec.id, entry(this.env, 'approval.requested', `approval needed (${s?.role ?? 'redis.dba-operator'}${(s?.approversRequired ?? 1) > 1 ? `, ${s?.approversRequired} distinct approvers` : ''}) for ${s?.title ?? e.remediation}: ${(s?.commands ?? []).map((c) => `${c.node}: ${c.argv.join(' ')}`).join('; ')}; expires in ${Math.round(e.timeoutMs / 60000)} min`, {
+      proposal: e.key,
+      role: s?.role,
+      approversRequired: s?.approversRequired,
+      approvers: who,
+      commands: s?.commands,
+      risk: s?.risk,
+      timeoutMs: e.timeoutMs,
+    }));
+    await this.d.queue.add('approval.expired', { type: 'event', incidentId: rec.id, event: { type: 'approval.expired', at: 0, key: e.key } }, { jobId: safeId(`${rec.id}-exp-${e.key}`), delay: e.timeoutMs });
+  }
+
+  /** An event job (timers): stamp it with the current time and apply it. */
+  async handleEvent(id: string, event: MachineEvent): Promise<void> {
+    await this.applyEvent(id, { ...event, at: this.d.now() } as MachineEvent);
+  }
+
+  /** After a restart: re-dispatch the awaited effect of every open incident (idempotent job ids). */
+  async recover(): Promise<number> {
+    let n = 0;
+    for (const id of await this.d.store.openIds()) {
+      const rec = await this.d.store.get(id);
+      if (!rec) continue;
+      if (FINAL_STATES.includes(rec.state)) {
+        await this.closed(id, rec.state, rec.outcome ?? rec.state);
+        continue;
+      }
+      const ctx = (rec.snapshot as { context: MachineContext }).context;
+      const cur = ctx.current;
+      const kind: Effect['kind'] | undefined =
+        rec.state === 'diagnosing' ? 'diagnose' : rec.state === 'planning' ? 'plan' : rec.state === 'awaiting_approval' ? 'request-approval' : rec.state === 'remediating' ? 'act' : rec.state === 'verifying' ? 'verify' : undefined;
+      if (!kind) continue;
+      const effect = (kind === 'diagnose'
+        ? { kind, seq: ctx.awaiting }
+        : kind === 'verify'
+          ? { kind, seq: ctx.awaiting, remediation: cur?.remediation ?? '', key: cur?.key ?? '', delayMs: 0 }
+          : kind === 'request-approval'
+            ? { kind, seq: ctx.awaiting, remediation: cur?.remediation ?? '', key: cur?.key ?? '', timeoutMs: this.d.config.engine.approvalTimeoutMs }
+            : { kind, seq: ctx.awaiting, remediation: cur?.remediation ?? '', key: cur?.key ?? '' }) as Effect;
+      const job = await this.d.queue.getJob(effectJobId(id, effect));
+      if (job && !(await job.isCompleted()) && !(await job.isFailed())) continue;
+      if (kind === 'request-approval' && job) continue;
+      await this.d.queue.add(effect.kind, { type: 'effect', incidentId: id, effect }, { jobId: effectJobId(id, effect, job ? 100 : 0) });
+      n++;
+    }
+    return n;
+  }
+}

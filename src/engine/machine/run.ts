@@ -1,0 +1,77 @@
+/**
+ * Apply one event to a persisted machine snapshot (or start a new machine) and collect what the
+ * machine asked for. Pure apart from XState itself: restore → transition → persisted snapshot.
+ * Entry actions are not replayed on restore, so the effects returned are exactly this step's.
+ */
+import { createActor } from 'xstate';
+import type { AnyStateMachine } from 'xstate';
+import type { IncidentState } from '../types.js';
+import type { Effect, MachineContext, MachineEvent, MachineNote } from './types.js';
+
+export interface StepResult {
+  snapshot: unknown;
+  context: MachineContext;
+  state: IncidentState;
+  effects: Effect[];
+  notes: MachineNote[];
+  changed: boolean;
+  error?: string;
+}
+
+/** Map the machine's state value to the incident state shown to people. */
+export function incidentStateOf(value: unknown): IncidentState {
+  if (typeof value === 'string') {
+    if (value.startsWith('handover_')) return 'completed';
+    if (value === 'resolved' || value === 'escalated' || value === 'cancelled' || value === 'completed' || value === 'diagnosing' || value === 'deciding') return value;
+    return 'deciding';
+  }
+  if (value && typeof value === 'object') {
+    const inner = Object.values(value as Record<string, unknown>)[0];
+    switch (inner) {
+      case 'planning':
+        return 'planning';
+      case 'awaitingApproval':
+        return 'awaiting_approval';
+      case 'acting':
+        return 'remediating';
+      case 'verifying':
+        return 'verifying';
+      default:
+        return 'deciding';
+    }
+  }
+  return 'deciding';
+}
+
+export function stepMachine(machine: AnyStateMachine, from: { snapshot: unknown } | { input: MachineContext }, event?: MachineEvent): StepResult {
+  const effects: Effect[] = [];
+  const notes: MachineNote[] = [];
+  const m = machine.provide({
+    actions: {
+      effect: (_: unknown, p: Effect) => void effects.push(p),
+      note: (_: unknown, p: MachineNote) => {
+        if (p.summary) notes.push(p);
+      },
+    },
+  });
+  const actor = 'snapshot' in from ? createActor(m, { snapshot: from.snapshot as never }) : createActor(m, { input: from.input });
+  let error: string | undefined;
+  actor.subscribe({ error: (e) => void (error = e instanceof Error ? e.message : String(e)) });
+  actor.start();
+  const before = 'snapshot' in from ? JSON.stringify(from.snapshot) : '';
+  if (event) actor.send(event);
+  const snap = actor.getSnapshot();
+  const persisted = actor.getPersistedSnapshot();
+  actor.stop();
+  if (snap.status === 'error' && !error) error = String(snap.error);
+  const json = JSON.stringify(persisted);
+  return {
+    snapshot: JSON.parse(json) as unknown,
+    context: snap.context as MachineContext,
+    state: incidentStateOf(snap.value),
+    effects,
+    notes,
+    changed: json !== before,
+    ...(error !== undefined ? { error } : {}),
+  };
+}

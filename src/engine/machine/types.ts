@@ -1,0 +1,85 @@
+/**
+ * What flows through a compiled runbook machine: its context, the events it accepts, and the
+ * effects it asks the engine to carry out. The machine itself never does I/O: it records effects,
+ * and the engine persists the snapshot before it dispatches them (an outbox).
+ */
+import type { CommandOutcome, PlannedCommand, Risk } from '../../actions/types.js';
+import type { Role } from '../../config-types.js';
+import type { TimelineKind } from '../types.js';
+
+export interface Approval {
+  by: string;
+  at: string;
+}
+
+/** The remediation the machine is working on. */
+export interface CurrentRemediation {
+  remediation: string;
+  /** `<remediation>#<seq>`: identifies this proposal (approvals and expiry refer to it). */
+  key: string;
+  commands: PlannedCommand[];
+  approvals: Approval[];
+  verifyStartedAt?: number;
+  holdSince?: number;
+  polls: number;
+}
+
+export interface MachineContext {
+  incidentId: string;
+  target: { name: string; role: 'cache' | 'store'; allowAutomatic: boolean };
+  labels: Record<string, string>;
+  dryRun: boolean;
+  params: Record<string, number | string | boolean>;
+  findings: Record<string, unknown>;
+  tried: string[];
+  current?: CurrentRemediation;
+  /** Sequence of effects issued; the machine only accepts the result of the one it awaits. */
+  seq: number;
+  awaiting: number;
+  outcome?: string;
+}
+
+/** Effects the engine executes after persisting the snapshot. */
+export type Effect =
+  | { kind: 'diagnose'; seq: number }
+  | { kind: 'plan'; seq: number; remediation: string; key: string }
+  | { kind: 'request-approval'; seq: number; remediation: string; key: string; timeoutMs: number }
+  | { kind: 'act'; seq: number; remediation: string; key: string }
+  | { kind: 'verify'; seq: number; remediation: string; key: string; delayMs: number }
+  | { kind: 'release-lock'; seq: number }
+  | { kind: 'handover'; seq: number; runbook: string }
+  | { kind: 'closed'; seq: number; state: 'resolved' | 'escalated' | 'cancelled' | 'completed'; outcome: string };
+
+/** Timeline entries the machine itself writes (atomically with its snapshot). */
+export interface MachineNote {
+  kind: TimelineKind;
+  summary: string;
+  data?: Record<string, unknown>;
+}
+
+export type MachineEvent =
+  | { type: 'effect.done'; seq: number; at: number; result: EffectResult }
+  | { type: 'effect.failed'; seq: number; at: number; error: { code: string; message: string } }
+  | { type: 'approval.granted'; at: number; key: string; by: string }
+  | { type: 'approval.rejected'; at: number; key: string; by: string; reason?: string }
+  | { type: 'approval.expired'; at: number; key: string }
+  | { type: 'alert.resolved'; at: number; fingerprint: string }
+  | { type: 'incident.cancel'; at: number; by: string };
+
+/** Results of effects, carried by `effect.done`. */
+export type EffectResult =
+  | { kind: 'diagnose'; findings: Record<string, unknown> }
+  | { kind: 'plan'; commands: PlannedCommand[] }
+  | { kind: 'act'; skipped: false; outcomes: CommandOutcome[] }
+  | { kind: 'act'; skipped: true; reason: string; findings: Record<string, unknown> }
+  | { kind: 'verify'; findings: Record<string, unknown> };
+
+/** Static facts about a remediation, for doors and effects (not in the snapshot). */
+export interface RemediationInfo {
+  id: string;
+  title: string;
+  risk: Risk;
+  role: Role;
+  approversRequired: number;
+  automatic: boolean;
+}

@@ -1,0 +1,39 @@
+/**
+ * The engine's BullMQ queue: job names, payloads, and job ids. Job ids are deterministic so a
+ * re-dispatch (after a crash, or a duplicate webhook) never creates a second job.
+ */
+import { Queue } from 'bullmq';
+import type { ConnectionOptions, JobsOptions } from 'bullmq';
+import type { Effect, MachineEvent } from './machine/types.js';
+import type { RoutedAlert } from './types.js';
+
+export const QUEUE_NAME = 'runbooks';
+
+export type JobData =
+  | { type: 'alert'; routed: RoutedAlert; receivedAt: number }
+  | { type: 'event'; incidentId: string; event: MachineEvent }
+  | { type: 'effect'; incidentId: string; effect: Effect; attempt?: number };
+
+/** BullMQ job ids may not contain ':' nor be integers. */
+export function safeId(s: string): string {
+  return s.replace(/[:\s]/g, '_');
+}
+
+export function alertJobId(r: RoutedAlert): string {
+  return safeId(`a-${r.alert.fingerprint}-${r.alert.startsAt}-${r.alert.status}`);
+}
+
+export function effectJobId(incidentId: string, e: Effect, attempt = 0): string {
+  return safeId(`${incidentId}-e${e.seq}-${e.kind}${attempt > 0 ? `-w${attempt}` : ''}`);
+}
+
+export const DEFAULT_JOB_OPTS: JobsOptions = {
+  removeOnComplete: { age: 24 * 3600, count: 50_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 500 },
+};
+
+export function createQueue(connection: ConnectionOptions, prefix: string): Queue<JobData> {
+  return new Queue<JobData>(QUEUE_NAME, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTS });
+}

@@ -1,0 +1,119 @@
+/**
+ * The runbook format (apiVersion redis-runbooks/v1) as a zod schema. This is the single source of
+ * truth: `runbooks/runbook.schema.json` (for editors) is generated from it by
+ * `redis-runbooks schema`, and the loader validates every file against it before compiling.
+ */
+import { z } from 'zod';
+
+const id = z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lowercase id: letters, digits, dashes');
+/** Step ids are names in expressions: letters, digits and underscores (no dashes). */
+const stepId = z.string().regex(/^[a-z][a-zA-Z0-9_]*$/, 'expected an identifier usable in expressions: letters, digits, underscores (e.g. memAfter)');
+const duration = z.union([z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'expected a duration like 30s, 5m, 1h'), z.number().int().nonnegative()]);
+const expr = z.string().min(1).max(2000);
+const roleName = z.enum(['redis.viewer', 'redis.dba-operator', 'redis.cluster-admin']);
+const selector = z.string().min(1);
+
+/** Which alerts a runbook answers: alertname and/or labels that must all match. */
+export const matchSchema = z
+  .object({
+    alertname: z.string().min(1).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  })
+  .strict()
+  .refine((m) => m.alertname !== undefined || (m.labels !== undefined && Object.keys(m.labels).length > 0), {
+    message: 'a match needs an alertname or at least one label',
+  });
+
+/** A step: one action run on the nodes a selector picks (one invocation per node). */
+export const stepSchema = z
+  .object({
+    id: stepId,
+    action: z.string().min(1),
+    on: selector.default('alerting-node'),
+    with: z.record(z.string(), z.unknown()).default({}),
+    description: z.string().optional(),
+  })
+  .strict();
+
+/** A mutating step of a remediation (no id needed; `on` picks the nodes). */
+export const actStepSchema = z
+  .object({
+    action: z.string().min(1),
+    on: selector.default('alerting-node'),
+    with: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+/** A decision rule: when the condition holds, add a note and/or propose a remediation. */
+export const ruleSchema = z
+  .object({
+    id: id.optional(),
+    when: expr,
+    note: z.string().optional(),
+    propose: id.optional(),
+    reason: z.string().optional(),
+  })
+  .strict()
+  .refine((r) => r.note !== undefined || r.propose !== undefined, { message: 'a rule needs a note or a propose' });
+
+const outcomeSchema = z.union([z.enum(['resolve', 'escalate', 'next']), z.object({ handover: z.string().min(1) }).strict()]);
+
+export const approvalSchema = z
+  .object({
+    role: roleName,
+    approvers: z.number().int().min(1).max(3).default(1),
+    timeout: duration.optional(),
+  })
+  .strict();
+
+export const verifySchema = z
+  .object({
+    steps: z.array(stepSchema).min(1),
+    until: expr,
+    every: duration.default('15s'),
+    within: duration.default('5m'),
+    holdFor: duration.default(0),
+  })
+  .strict();
+
+export const remediationSchema = z
+  .object({
+    title: z.string().min(1),
+    description: z.string().optional(),
+    risk: z.enum(['read', 'write', 'disruptive']),
+    approval: approvalSchema.optional(),
+    automatic: z.boolean().default(false),
+    targetRoles: z.array(z.enum(['cache', 'store'])).optional(),
+    precondition: expr.optional(),
+    steps: z.array(actStepSchema).min(1),
+    verify: verifySchema,
+    onSuccess: outcomeSchema.default('resolve'),
+    onFailure: outcomeSchema.default('next'),
+  })
+  .strict();
+
+export const runbookSchema = z
+  .object({
+    apiVersion: z.literal('redis-runbooks/v1'),
+    kind: z.literal('Runbook'),
+    name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lowercase name'),
+    title: z.string().min(1),
+    description: z.string().optional(),
+    severity: z.enum(['info', 'warning', 'critical']).default('warning'),
+    match: z.array(matchSchema).default([]),
+    params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
+    diagnose: z.array(stepSchema).min(1),
+    derive: z.record(z.string().regex(/^[a-z][a-zA-Z0-9]*$/), expr).default({}),
+    decide: z.array(ruleSchema).default([]),
+    remediations: z.record(id, remediationSchema).default({}),
+    onNoRemediation: z.enum(['escalate', 'resolve']).default('escalate'),
+  })
+  .strict();
+
+export type RunbookDef = z.infer<typeof runbookSchema>;
+export type StepDef = z.infer<typeof stepSchema>;
+export type ActStepDef = z.infer<typeof actStepSchema>;
+export type RuleDef = z.infer<typeof ruleSchema>;
+export type RemediationDef = z.infer<typeof remediationSchema>;
+export type VerifyDef = z.infer<typeof verifySchema>;
+export type OutcomeDef = z.infer<typeof outcomeSchema>;

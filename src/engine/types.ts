@@ -1,0 +1,140 @@
+/**
+ * Engine data types and the port the doors (HTTP, CLI, Slack) use to talk to the engine.
+ */
+import type { PlannedCommand, Risk } from '../actions/types.js';
+import type { Role } from '../config-types.js';
+
+/** One alert from an Alertmanager webhook, validated at the door. */
+export interface AlertInput {
+  status: 'firing' | 'resolved';
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt?: string;
+  generatorURL?: string;
+  fingerprint: string;
+}
+
+/** An alert the router matched to a runbook and a target. */
+export interface RoutedAlert {
+  alert: AlertInput;
+  runbook: string;
+  target: string;
+  /** `host:port` of the node named by the alert's `instance`, when it is one of the target's nodes. */
+  node?: string;
+}
+
+export type IncidentState =
+  | 'diagnosing'
+  | 'deciding'
+  | 'planning'
+  | 'awaiting_approval'
+  | 'remediating'
+  | 'verifying'
+  | 'resolved'
+  | 'escalated'
+  | 'cancelled'
+  | 'completed'; // dry run finished
+
+export const FINAL_STATES: readonly IncidentState[] = ['resolved', 'escalated', 'cancelled', 'completed'];
+
+export type Actor = { kind: 'engine' } | { kind: 'alertmanager' } | { kind: 'user'; id: string; via: 'cli' | 'http' | 'slack' };
+
+export type TimelineKind =
+  | 'alert.firing'
+  | 'alert.resolved'
+  | 'incident.opened'
+  | 'incident.joined'
+  | 'finding'
+  | 'note'
+  | 'decision'
+  | 'proposal'
+  | 'approval.requested'
+  | 'approval.granted'
+  | 'approval.rejected'
+  | 'approval.refused'
+  | 'approval.expired'
+  | 'approval.cancelled'
+  | 'lock.waiting'
+  | 'lock.acquired'
+  | 'lock.released'
+  | 'precondition.failed'
+  | 'command.intent'
+  | 'command.executed'
+  | 'command.dry-run'
+  | 'verification.poll'
+  | 'verification.passed'
+  | 'verification.failed'
+  | 'incident.resolved'
+  | 'incident.escalated'
+  | 'incident.cancelled'
+  | 'incident.completed'
+  | 'incident.handover'
+  | 'error';
+
+/** One timeline entry. `data` is JSON; it never holds secrets. */
+export interface TimelineEntry {
+  /** Stream id (assigned by the store). */
+  id?: string;
+  at: string; // ISO-8601 UTC
+  kind: TimelineKind;
+  actor: Actor;
+  summary: string;
+  data?: Record<string, unknown>;
+}
+
+/** A remediation proposal as shown to approvers. */
+export interface Proposal {
+  /** Unique within the incident: `<remediation>#<n>`. */
+  key: string;
+  remediation: string;
+  title: string;
+  risk: Risk;
+  role: Role;
+  approversRequired: number;
+  automatic: boolean;
+  commands: PlannedCommand[];
+  evidence: string[];
+}
+
+export interface IncidentSummary {
+  id: string;
+  runbook: string;
+  target: string;
+  state: IncidentState;
+  title: string;
+  severity?: string;
+  fingerprints: string[];
+  dryRun: boolean;
+  createdAt: string;
+  updatedAt: string;
+  /** The proposal awaiting approval, if any. */
+  pendingApproval?: Proposal & { approvals: { by: string; at: string }[]; expiresAt: string };
+  outcome?: string;
+}
+
+export interface IncidentDetail extends IncidentSummary {
+  findings: Record<string, unknown>;
+  labels: Record<string, string>;
+  version: number;
+}
+
+/** Result of an approval/rejection request made through a door. */
+export type DecisionResult =
+  | { ok: true; state: IncidentState; message: string }
+  | { ok: false; code: 'not_found' | 'not_awaiting_approval' | 'forbidden' | 'duplicate_approver' | 'stale'; message: string };
+
+/** What the doors may ask of the engine. */
+export interface EnginePort {
+  /** Enqueue routed alerts. Resolves when they are durably enqueued; rejects with StoreUnavailableError when the store is down. */
+  ingest(alerts: RoutedAlert[]): Promise<{ enqueued: number; duplicates: number }>;
+  /** Open an incident by hand (`run` command). */
+  run(runbook: string, target: string, opts: { dryRun: boolean; by: string }): Promise<{ incidentId: string }>;
+  listIncidents(opts?: { open?: boolean; limit?: number }): Promise<IncidentSummary[]>;
+  getIncident(id: string): Promise<IncidentDetail | undefined>;
+  getTimeline(id: string): Promise<TimelineEntry[] | undefined>;
+  approve(id: string, by: string, via: 'cli' | 'http' | 'slack'): Promise<DecisionResult>;
+  reject(id: string, by: string, via: 'cli' | 'http' | 'slack', reason?: string): Promise<DecisionResult>;
+  /** Is the store reachable right now? */
+  ready(): Promise<boolean>;
+}

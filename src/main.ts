@@ -1,0 +1,190 @@
+/**
+ * `redis-runbooks` command line: start | worker | run | incidents | lint | schema | demo.
+ * The only place that touches process.argv, stdout and exit codes.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createApp, loadDeps } from './app.js';
+import type { App } from './app.js';
+import { formatIncidents, formatPending, formatTimeline } from './cli/format.js';
+import { waitForStop } from './cli/wait.js';
+import { envOverrides, loadConfig } from './config.js';
+import type { AppConfig } from './config-types.js';
+import { RunbooksError } from './errors.js';
+import { renderPostmortem } from './engine/postmortem.js';
+import { runbookJsonSchema } from './engine/runbook/json-schema.js';
+import { loadRunbookDir } from './engine/runbook/load.js';
+
+const USAGE = `usage: redis-runbooks <command> [options]
+  start                      HTTP door + worker (+ schedulers)
+  worker                     worker only (scale out: run several, on any host)
+  run <runbook> --target T [--dry-run] [--by NAME]
+  incidents list [--open]
+  incidents show <id>
+  incidents timeline <id> [--md]
+  incidents approve <id> --by NAME
+  incidents reject <id> --by NAME [--reason TEXT]
+  lint [dir]                 check a directory of runbooks (default: runbooks)
+  schema [--out FILE]        print the runbook JSON Schema
+  demo [--yes]               a throwaway Redis with a memory problem, end to end
+options: --config FILE (or REDIS_RUNBOOKS_CONFIG)`;
+
+function out(s: string): void {
+  process.stdout.write(`${s}\n`);
+}
+
+function config(path: string | undefined): AppConfig {
+  const cfg = loadConfig(path !== undefined ? { path } : {});
+  const ov = envOverrides(process.env);
+  if (ov.httpPort !== undefined) cfg.http.port = ov.httpPort;
+  return cfg;
+}
+
+async function untilSignal(app: App): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  app.log.info('shutting down');
+  await app.close();
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values: o, positionals: pos } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      target: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      by: { type: 'string' },
+      reason: { type: 'string' },
+      open: { type: 'boolean' },
+      md: { type: 'boolean' },
+      out: { type: 'string' },
+      yes: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [cmd, sub, arg] = pos;
+  if (o.help || !cmd) {
+    out(USAGE);
+    return cmd ? 0 : 2;
+  }
+  switch (cmd) {
+    case 'start': {
+      const app = await createApp(config(o.config), { http: true, worker: true });
+      await untilSignal(app);
+      return 0;
+    }
+    case 'worker': {
+      const app = await createApp(config(o.config), { worker: true });
+      await untilSignal(app);
+      return 0;
+    }
+    case 'lint': {
+      const cfg = config(o.config);
+      const dir = sub ?? cfg.runbooksDir;
+      const { runbooks, errors } = loadRunbookDir(dir, loadDeps(cfg));
+      for (const rb of runbooks) out(`ok   ${rb.file}  (${rb.def.name}, ${rb.def.diagnose.length} diagnostics, ${Object.keys(rb.def.remediations).length} remediations)`);
+      for (const e of errors) out(`FAIL ${e}`);
+      return errors.length > 0 ? 1 : 0;
+    }
+    case 'schema': {
+      const text = JSON.stringify(runbookJsonSchema(), null, 2);
+      if (o.out) writeFileSync(o.out, `${text}\n`);
+      else out(text);
+      return 0;
+    }
+    case 'run': {
+      if (!sub || !o.target) {
+        out('usage: redis-runbooks run <runbook> --target T [--dry-run]');
+        return 2;
+      }
+      const app = await createApp(config(o.config), { worker: true });
+      try {
+        const { incidentId } = await app.engine.run(sub, o.target, { dryRun: o['dry-run'] ?? false, by: o.by ?? process.env['USER'] ?? 'cli' });
+        out(`incident ${incidentId} opened`);
+        const inc = await waitForStop(app.engine, incidentId, { timeoutMs: 10 * 60_000 });
+        out(formatTimeline((await app.engine.getTimeline(incidentId)) ?? []));
+        if (inc?.state === 'awaiting_approval') out(`\n${formatPending(inc)}\napprove with: redis-runbooks incidents approve ${incidentId} --by <you>`);
+        else out(`\nincident ${incidentId}: ${inc?.state ?? 'unknown'} — ${inc?.outcome ?? ''}`);
+      } finally {
+        await app.close();
+      }
+      return 0;
+    }
+    case 'incidents': {
+      const app = await createApp(config(o.config), {});
+      try {
+        return await incidents(app, sub, arg, o);
+      } finally {
+        await app.close();
+      }
+    }
+    case 'demo': {
+      const { runDemo } = await import('./cli/demo.js');
+      return runDemo({ yes: o.yes ?? false });
+    }
+    default:
+      out(`unknown command '${cmd}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function incidents(app: App, sub: string | undefined, id: string | undefined, o: { by?: string; reason?: string; open?: boolean; md?: boolean }): Promise<number> {
+  const e = app.engine;
+  if (sub === 'list') {
+    out(formatIncidents(await e.listIncidents({ ...(o.open ? { open: true } : {}), limit: 100 })));
+    return 0;
+  }
+  if (!id) {
+    out('an incident id is required');
+    return 2;
+  }
+  switch (sub) {
+    case 'show': {
+      const inc = await e.getIncident(id);
+      if (!inc) return notFound(id);
+      out(JSON.stringify(inc, null, 2));
+      return 0;
+    }
+    case 'timeline': {
+      const inc = await e.getIncident(id);
+      const tl = await e.getTimeline(id);
+      if (!inc || !tl) return notFound(id);
+      out(o.md ? renderPostmortem(inc, tl) : formatTimeline(tl));
+      return 0;
+    }
+    case 'approve':
+    case 'reject': {
+      if (!o.by) {
+        out('--by NAME is required (checked against config approvers)');
+        return 2;
+      }
+      const r = sub === 'approve' ? await e.approve(id, o.by, 'cli') : await e.reject(id, o.by, 'cli', o.reason);
+      out(r.ok ? `${r.message}; incident is now ${r.state}` : `refused (${r.code}): ${r.message}`);
+      return r.ok ? 0 : 1;
+    }
+    default:
+      out(`unknown incidents subcommand '${sub ?? ''}'`);
+      return 2;
+  }
+}
+
+function notFound(id: string): number {
+  out(`no incident ${id}`);
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const msg = err instanceof RunbooksError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`redis-runbooks: ${msg}\n`);
+    process.exitCode = 1;
+  },
+);

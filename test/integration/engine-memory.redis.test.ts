@@ -1,0 +1,221 @@
+/**
+ * The engine end to end on real redis-server processes: Alertmanager webhook → memory-pressure
+ * runbook → approval → remediation → verification → timeline; plus restart, duplicates,
+ * resolved alerts, the per-target lock, dry runs, two workers, and a store outage.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { FINAL_STATES } from '../../src/engine/types.js';
+import type { IncidentDetail, TimelineEntry } from '../../src/engine/types.js';
+import { post, startTestApp, testPrefix, webhookBody } from '../helpers/app.js';
+import { fillMemory, startRedis } from '../helpers/redis-server.js';
+import type { RedisProcess } from '../helpers/redis-server.js';
+
+const MAXMEM = 32 * 1024 * 1024;
+
+let store: RedisProcess;
+let target: RedisProcess;
+let app: App;
+const apps: App[] = [];
+
+async function waitState(a: App, id: string, states: string[], ms = 30_000): Promise<IncidentDetail> {
+  const stop = Date.now() + ms;
+  for (;;) {
+    const inc = await a.engine.getIncident(id);
+    if (inc && states.includes(inc.state)) return inc;
+    if (Date.now() > stop) throw new Error(`incident ${id} is ${inc?.state} (${inc?.outcome ?? ''}), expected ${states.join('|')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function waitIncidentFor(a: App, fp: string, ms = 15_000): Promise<string> {
+  const stop = Date.now() + ms;
+  for (;;) {
+    const list = await a.engine.listIncidents({ limit: 200 });
+    const hit = list.find((i) => i.fingerprints.includes(fp));
+    if (hit) return hit.id;
+    if (Date.now() > stop) throw new Error(`no incident for ${fp}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function kinds(a: App, id: string): Promise<string[]> {
+  return ((await a.engine.getTimeline(id)) ?? []).map((e: TimelineEntry) => e.kind);
+}
+
+/** Reset the target to 32 MiB maxmemory, noeviction, ~90% full. */
+async function pressure(): Promise<void> {
+  const c = target.client();
+  await c.flushall(); // our own throwaway test server
+  await c.config('SET', 'maxmemory', String(MAXMEM));
+  await c.config('SET', 'maxmemory-policy', 'noeviction');
+  let used = 0;
+  let i = 0;
+  while (used < MAXMEM * 0.88) {
+    await fillMemory(c, { keys: 2000, valueBytes: 1000, prefix: `session:${i++}`, ttlShare: 0.05 });
+    used = Number(/used_memory:(\d+)/.exec(await c.info('memory'))?.[1] ?? 0);
+  }
+}
+
+function memoryAlert(fp: string, status: 'firing' | 'resolved' = 'firing') {
+  return webhookBody([{ labels: { alertname: 'RedisMemoryHigh', instance: `${target.host}:${target.port}`, severity: 'warning', job: 'redis' }, fingerprint: fp, status }]);
+}
+
+beforeAll(async () => {
+  store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
+  target = await startRedis({ configFile: true });
+  app = await startTestApp({ storeUrl: store.url, targets: { 'cache-prod': { endpoints: [`${target.host}:${target.port}`], role: 'store' } } });
+  apps.push(app);
+});
+
+afterAll(async () => {
+  for (const a of apps) await a.close().catch(() => undefined);
+  await target?.stop();
+  await store?.stop();
+});
+
+describe('memory-pressure runbook, from alert to verified fix', () => {
+  it('diagnoses, proposes a bounded maxmemory raise, waits for approval, runs it, verifies and resolves', async () => {
+    await pressure();
+    const url = app.http?.url ?? '';
+    const r = await post(`${url}/webhooks/alertmanager`, memoryAlert('aaaa000000000001'));
+    expect(r.status).toBe(202);
+    const id = await waitIncidentFor(app, 'aaaa000000000001');
+    const waiting = await waitState(app, id, ['awaiting_approval']);
+    const p = waiting.pendingApproval;
+    expect(p?.remediation).toBe('raise-maxmemory');
+    expect(p?.commands.map((c) => c.argv.slice(0, 3).join(' '))).toContain('CONFIG SET maxmemory');
+    // nothing changed before the approval
+    expect(await target.client().config('GET', 'maxmemory')).toEqual(['maxmemory', String(MAXMEM)]);
+    const findings = waiting.findings as { mem: { usage: number }; keyspace: { noTtlShare: number }; bigkeys: { dominantPrefix: { prefix: string } | null } };
+    expect(findings.mem.usage).toBeGreaterThan(0.85);
+    expect(findings.keyspace.noTtlShare).toBeGreaterThan(0.9);
+    expect(findings.bigkeys.dominantPrefix?.prefix).toBe('session');
+
+    // a viewer may not approve; the attempt is on the timeline
+    const refused = await post(`${url}/api/incidents/${id}/approve`, { by: 'victor' });
+    expect(refused.status).toBe(403);
+    const ok = await post(`${url}/api/incidents/${id}/approve`, { by: 'alice' });
+    expect(ok.status).toBe(200);
+
+    const done = await waitState(app, id, [...FINAL_STATES]);
+    expect(done.state).toBe('resolved');
+    const newMax = Number((await target.client().config('GET', 'maxmemory'))[1]);
+    expect(newMax).toBeGreaterThan(MAXMEM);
+    expect(newMax).toBeLessThanOrEqual(Math.ceil(MAXMEM * 1.25) + 1024 * 1024);
+    // persisted with CONFIG REWRITE (the server runs from a config file)
+    const k = await kinds(app, id);
+    expect(k.indexOf('command.intent')).toBeGreaterThan(-1);
+    expect(k.indexOf('command.intent')).toBeLessThan(k.indexOf('command.executed'));
+    expect(k).toContain('approval.refused');
+    expect(k).toContain('approval.granted');
+    expect(k).toContain('verification.passed');
+    expect(k.at(-1)).toBe('incident.resolved');
+    const tl = (await app.engine.getTimeline(id)) ?? [];
+    expect(tl.find((e) => e.kind === 'approval.granted')?.actor).toEqual({ kind: 'user', id: 'alice', via: 'http' });
+    expect(tl.some((e) => e.kind === 'note' && /no TTL/.test(e.summary))).toBe(true);
+
+    const md = await fetch(`${url}/api/incidents/${id}/timeline.md`);
+    const text = await md.text();
+    expect(text).toContain('CONFIG SET maxmemory');
+    expect(text).toContain('alice');
+  });
+
+  it('a duplicate notification and a second alert for the same target join one incident', async () => {
+    await pressure();
+    const url = app.http?.url ?? '';
+    const body = memoryAlert('bbbb000000000001');
+    expect((await post(`${url}/webhooks/alertmanager`, body)).status).toBe(202);
+    const again = await post(`${url}/webhooks/alertmanager`, body);
+    expect(again.status).toBe(202);
+    expect((again.json as { duplicates: number }).duplicates).toBe(1);
+    const id = await waitIncidentFor(app, 'bbbb000000000001');
+    await waitState(app, id, ['awaiting_approval']);
+    const other = webhookBody([{ labels: { alertname: 'RedisOOMRejections', instance: `${target.host}:${target.port}`, severity: 'critical' }, fingerprint: 'bbbb000000000002' }]);
+    expect((await post(`${url}/webhooks/alertmanager`, other)).status).toBe(202);
+    await new Promise((r) => setTimeout(r, 500));
+    const open = (await app.engine.listIncidents({ open: true })).filter((i) => i.target === 'cache-prod');
+    expect(open).toHaveLength(1);
+    expect(open[0]?.fingerprints.sort()).toEqual(['bbbb000000000001', 'bbbb000000000002']);
+
+    // the alert resolves: the pending approval is cancelled with a note, nothing changed
+    expect((await post(`${url}/webhooks/alertmanager`, memoryAlert('bbbb000000000001', 'resolved'))).status).toBe(202);
+    const done = await waitState(app, id, ['cancelled']);
+    expect(done.outcome).toMatch(/resolved/);
+    expect(await kinds(app, id)).toContain('approval.cancelled');
+    expect(await target.client().config('GET', 'maxmemory')).toEqual(['maxmemory', String(MAXMEM)]);
+    const stale = await post(`${url}/api/incidents/${id}/approve`, { by: 'alice' });
+    expect(stale.status).toBe(409);
+  });
+
+  it('resumes an incident waiting for approval after the worker process restarts', async () => {
+    await pressure();
+    const prefix = testPrefix();
+    const opts = { storeUrl: store.url, prefix, targets: { 'cache-prod': { endpoints: [`${target.host}:${target.port}`], role: 'store' as const } } };
+    const first = await startTestApp({ ...opts, http: false });
+    const { incidentId: id } = await first.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });
+    await waitState(first, id, ['awaiting_approval']);
+    await first.close();
+    const second = await startTestApp({ ...opts, http: false });
+    apps.push(second);
+    const r = await second.engine.approve(id, 'alice', 'cli');
+    expect(r.ok).toBe(true);
+    const done = await waitState(second, id, [...FINAL_STATES]);
+    expect(done.state).toBe('resolved');
+  });
+
+  it('one remediation at a time per target: a second incident waits for the lock', async () => {
+    await pressure();
+    const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });
+    await waitState(app, id, ['awaiting_approval']);
+    const lockKey = `${app.config.engine.keyPrefix}:lock:cache-prod`;
+    await app.redis.set(lockKey, 'inc-other-incident', 'PX', 60_000);
+    await app.engine.approve(id, 'alice', 'cli');
+    await waitState(app, id, ['remediating']);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await app.engine.getIncident(id))?.state).toBe('remediating');
+    expect(await kinds(app, id)).toContain('lock.waiting');
+    expect(await kinds(app, id)).not.toContain('command.intent');
+    await app.redis.del(lockKey);
+    const done = await waitState(app, id, [...FINAL_STATES], 20_000);
+    expect(done.state).toBe('resolved');
+    expect(await app.redis.get(lockKey)).toBeNull();
+  });
+
+  it('dry run shows the exact commands and changes nothing', async () => {
+    await pressure();
+    const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: true, by: 'alice' });
+    const done = await waitState(app, id, [...FINAL_STATES]);
+    expect(done.state).toBe('completed');
+    const tl = (await app.engine.getTimeline(id)) ?? [];
+    const dry = tl.find((e) => e.kind === 'command.dry-run');
+    expect(dry?.summary).toContain(`${target.host}:${target.port}: CONFIG SET maxmemory`);
+    expect(tl.some((e) => e.kind === 'command.intent' || e.kind === 'command.executed')).toBe(false);
+    expect(await target.client().config('GET', 'maxmemory')).toEqual(['maxmemory', String(MAXMEM)]);
+  });
+
+  it('two worker processes sharing one store split the work', async () => {
+    await pressure();
+    const prefix = testPrefix();
+    const opts = { storeUrl: store.url, prefix, http: false, targets: { 'cache-prod': { endpoints: [`${target.host}:${target.port}`], role: 'store' as const } } };
+    const w1 = await startTestApp(opts);
+    const w2 = await startTestApp(opts);
+    apps.push(w1, w2);
+    const seen = [0, 0];
+    w1.worker?.worker.on('completed', () => void seen[0]!++);
+    w2.worker?.worker.on('completed', () => void seen[1]!++);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await w1.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: true, by: 'alice' })).incidentId);
+    for (const id of ids) expect((await waitState(w1, id, [...FINAL_STATES], 60_000)).state).toBe('completed');
+    expect(seen[0]).toBeGreaterThan(0);
+    expect(seen[1]).toBeGreaterThan(0);
+  });
+
+  it('answers 503 when its store is unreachable, so Alertmanager retries', async () => {
+    const url = app.http?.url ?? '';
+    await store.stop();
+    const r = await post(`${url}/webhooks/alertmanager`, memoryAlert('cccc000000000001'));
+    expect(r.status).toBe(503);
+    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+  });
+});

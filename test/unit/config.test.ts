@@ -1,0 +1,420 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { envOverrides, loadConfig, parseConfig, parseEndpoint } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { parseDuration } from '../../src/util/duration.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rr-config-'));
+  mkdirSync(join(dir, 'tls'));
+  writeFileSync(join(dir, 'tls', 'ca.pem'), 'CA-PEM');
+  writeFileSync(join(dir, 'tls', 'client.pem'), 'CERT-PEM');
+  writeFileSync(join(dir, 'tls', 'client.key'), 'KEY-PEM');
+});
+
+/** Parse as if the text were `dir/config.yaml`. */
+function parse(text: string, env: NodeJS.ProcessEnv = {}) {
+  return parseConfig(text, 'config.yaml', env, { baseDir: dir });
+}
+
+/** The ConfigError message of a failing parse. */
+function errorOf(text: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    parse(text, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const FULL = `
+store:
+  sentinel:
+    endpoints: [10.0.1.1:26379, "[::1]:26380"]
+    masterName: rr-store
+    password: \${STORE_PW}
+embedded:
+  dataDir: data
+http:
+  host: 0.0.0.0
+  port: 9000
+  token: \${HTTP_TOKEN}
+targets:
+  cache-prod:
+    mode: sentinel
+    sentinel:
+      masterName: cache-prod
+      endpoints: [10.0.0.1:26379, 10.0.0.2:26379]
+      password: \${SENTINEL_PW:-fallback}
+    username: runbooks
+    password: \${CACHE_PW}
+    role: cache
+    labels: { redis_cluster: cache-prod, shard: "01" }
+    allowAutomatic: true
+    tls:
+      ca: tls/ca.pem
+      cert: tls/client.pem
+      key: tls/client.key
+      servername: cache.internal
+  sessions:
+    endpoints: [10.0.2.1:6379, 10.0.2.2:6379]
+    role: store
+  cluster.eu-1:
+    mode: cluster
+    endpoints: [10.0.3.1:7000]
+    role: cache
+    tls: { rejectUnauthorized: false }
+approvers:
+  - { id: alice, roles: [redis.dba-operator] }
+  - { id: "slack-group:S123", roles: [redis.viewer, redis.cluster-admin] }
+routes:
+  - match: { alertname: RedisMemoryHigh, labels: { env: prod } }
+    runbook: memory-pressure
+  - match: { labels: { team: cache } }
+    runbook: cache-triage
+runbooksDir: ./books
+engine:
+  dryRun: true
+  approvalTimeout: 5m
+  lockTtl: 90000
+  workerConcurrency: 8
+logLevel: debug
+`;
+
+const SECRETS = { STORE_PW: 'st0re', HTTP_TOKEN: 'tok-123', CACHE_PW: 'c@che: [pw' };
+
+describe('parseConfig: a valid full config', () => {
+  it('produces the AppConfig', () => {
+    const cfg = parse(FULL, SECRETS);
+    expect(cfg.source).toBe('config.yaml');
+    expect(cfg.store).toEqual({
+      mode: 'sentinel',
+      sentinels: [
+        { host: '10.0.1.1', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      masterName: 'rr-store',
+      password: 'st0re',
+    });
+    expect(cfg.embedded).toEqual({ dataDir: join(dir, 'data'), redisServerBin: 'redis-server', port: 0 });
+    expect(cfg.http).toEqual({ host: '0.0.0.0', port: 9000, token: 'tok-123', maxBodyBytes: 1024 * 1024 });
+    expect(cfg.targets['cache-prod']).toEqual({
+      name: 'cache-prod',
+      mode: 'sentinel',
+      endpoints: [],
+      sentinel: {
+        masterName: 'cache-prod',
+        endpoints: [
+          { host: '10.0.0.1', port: 26379 },
+          { host: '10.0.0.2', port: 26379 },
+        ],
+        password: 'fallback',
+      },
+      tls: { ca: 'CA-PEM', cert: 'CERT-PEM', key: 'KEY-PEM', servername: 'cache.internal', rejectUnauthorized: true },
+      username: 'runbooks',
+      password: 'c@che: [pw',
+      role: 'cache',
+      labels: { redis_cluster: 'cache-prod', shard: '01' },
+      allowAutomatic: true,
+    });
+    expect(cfg.targets['sessions']).toMatchObject({ mode: 'standalone', role: 'store', labels: {}, allowAutomatic: false });
+    expect(cfg.targets['sessions']?.endpoints).toHaveLength(2);
+    expect(cfg.targets['cluster.eu-1']?.tls).toEqual({ rejectUnauthorized: false });
+    expect(cfg.approvers).toEqual([
+      { id: 'alice', roles: ['redis.dba-operator'] },
+      { id: 'slack-group:S123', roles: ['redis.viewer', 'redis.cluster-admin'] },
+    ]);
+    expect(cfg.routes).toEqual([
+      { alertname: 'RedisMemoryHigh', labels: { env: 'prod' }, runbook: 'memory-pressure' },
+      { labels: { team: 'cache' }, runbook: 'cache-triage' },
+    ]);
+    expect(cfg.runbooksDir).toBe(join(dir, 'books'));
+    expect(cfg.engine).toEqual({
+      dryRun: true,
+      approvalTimeoutMs: 300_000,
+      lockTtlMs: 90_000,
+      workerConcurrency: 8,
+      queuePrefix: '{rr}',
+      keyPrefix: 'rr',
+    });
+    expect(cfg.logLevel).toBe('debug');
+  });
+
+  it('accepts url and cluster stores', () => {
+    expect(parse('store: { url: "rediss://rr:${PW}@store:6380/0" }', { PW: 'x' }).store).toEqual({
+      mode: 'url',
+      url: 'rediss://rr:x@store:6380/0',
+    });
+    expect(parse('store: { cluster: { nodes: [a:7000, b:7001], password: p } }').store).toEqual({
+      mode: 'cluster',
+      nodes: [
+        { host: 'a', port: 7000 },
+        { host: 'b', port: 7001 },
+      ],
+      password: 'p',
+    });
+  });
+
+  it('treats an empty file as defaults', () => {
+    const cfg = parse('');
+    expect(cfg.store).toBeUndefined();
+    expect(cfg.targets).toEqual({});
+    expect(cfg.http).toEqual({ host: '127.0.0.1', port: 8080, maxBodyBytes: 1048576 });
+    expect(cfg.engine.approvalTimeoutMs).toBe(30 * 60_000);
+    expect(cfg.engine.lockTtlMs).toBe(10 * 60_000);
+    expect(cfg.engine.workerConcurrency).toBe(4);
+    expect(cfg.logLevel).toBe('info');
+  });
+});
+
+describe('parseConfig: errors name the file and the YAML path', () => {
+  it('missing role', () => {
+    expect(errorOf('targets:\n  a:\n    endpoints: [h:1]\n')).toBe('config.yaml: targets.a.role: required');
+  });
+
+  it('bad mode', () => {
+    expect(errorOf('targets:\n  a: { mode: replica, endpoints: [h:1], role: cache }\n')).toMatch(
+      /^config\.yaml: targets\.a\.mode: expected one of .*standalone/,
+    );
+  });
+
+  it('sentinel without masterName', () => {
+    const msg = errorOf(`
+targets:
+  cache-prod:
+    mode: sentinel
+    sentinel: { endpoints: [s1:26379] }
+    role: cache
+`);
+    expect(msg).toContain('config.yaml: targets.cache-prod.sentinel.masterName: required');
+  });
+
+  it('sentinel mode without a sentinel section, standalone without endpoints', () => {
+    const msg = errorOf('targets:\n  s: { mode: sentinel, role: cache }\n  t: { role: cache }\n');
+    expect(msg).toContain('config.yaml: targets.s.sentinel: required when mode is sentinel');
+    expect(msg).toContain('config.yaml: targets.t.endpoints: at least one host:port required');
+  });
+
+  it('unknown keys, at any depth', () => {
+    const msg = errorOf('targetz: {}\nhttp: { prot: 1 }\ntargets:\n  a: { endpoints: [h:1], role: cache, tls: { ca_file: x } }\n');
+    expect(msg.split('\n').sort()).toEqual([
+      'config.yaml: http.prot: unknown key',
+      'config.yaml: targets.a.tls.ca_file: unknown key',
+      'config.yaml: targetz: unknown key',
+    ]);
+  });
+
+  it('duplicate YAML key', () => {
+    const msg = errorOf('targets:\n  a:\n    role: cache\n    role: store\n');
+    expect(msg).toBe('config.yaml: targets.a.role: duplicate key (line 4, column 5)');
+  });
+
+  it('YAML syntax errors give a line and column', () => {
+    expect(errorOf('targets: [a\n')).toMatch(/^config\.yaml: .*line \d+, column \d+/);
+  });
+
+  it('alias bombs are refused', () => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x]'];
+    for (let i = 0; i < 6; i++) lines.push(`${'bcdefg'[i]}: &${'bcdefg'[i]} [${Array(10).fill(`*${i === 0 ? 'a' : 'abcdefg'[i]}`).join(', ')}]`);
+    expect(errorOf(lines.join('\n'))).toMatch(/^config\.yaml: .*alias/i);
+  });
+
+  it('unset ${VAR} names the path and the variable', () => {
+    const msg = errorOf('targets:\n  a: { endpoints: [h:1], role: cache, password: "${CACHE_PW}" }\n');
+    expect(msg).toBe('config.yaml: targets.a.password: environment variable CACHE_PW is not set');
+  });
+
+  it('TLS file missing names the path and the file', () => {
+    const msg = errorOf('targets:\n  a: { endpoints: [h:1], role: cache, tls: { ca: tls/nope.pem } }\n');
+    expect(msg).toBe(`config.yaml: targets.a.tls.ca: cannot read file ${join(dir, 'tls', 'nope.pem')} (ENOENT)`);
+  });
+
+  it('TLS cert without key', () => {
+    expect(errorOf('store: { url: "redis://h:1", tls: { cert: tls/client.pem } }')).toBe(
+      'config.yaml: store.tls.key: required when cert is set',
+    );
+  });
+
+  it('bad endpoint', () => {
+    const msg = errorOf('targets:\n  x: { endpoints: ["h:6379", "h", "h:99999", "::1:6379"], role: cache }\n');
+    expect(msg.split('\n')).toEqual([
+      'config.yaml: targets.x.endpoints[1]: expected host:port',
+      'config.yaml: targets.x.endpoints[2]: expected host:port',
+      'config.yaml: targets.x.endpoints[3]: expected host:port',
+    ]);
+  });
+
+  it('bad target name', () => {
+    expect(errorOf('targets:\n  Cache_Prod: { endpoints: [h:1], role: cache }\n')).toMatch(
+      /^config\.yaml: targets\.Cache_Prod: invalid target name/,
+    );
+  });
+
+  it('store must be exactly one kind; url must be redis://', () => {
+    expect(errorOf('store: { url: "redis://h:1", cluster: { nodes: [h:2] } }')).toContain('config.yaml: store: set exactly one of');
+    expect(errorOf('store: { url: "http://h:1" }')).toBe('config.yaml: store.url: expected a redis:// or rediss:// URL');
+  });
+
+  it('routes need alertname or labels; approvers need known roles and unique ids', () => {
+    const msg = errorOf(`
+routes:
+  - { match: {}, runbook: x }
+approvers:
+  - { id: a, roles: [redis.god] }
+  - { id: b, roles: [redis.viewer] }
+  - { id: b, roles: [redis.viewer] }
+`);
+    expect(msg).toContain('config.yaml: routes[0].match: set alertname and/or labels');
+    expect(msg).toMatch(/config\.yaml: approvers\[0\]\.roles\[0\]: expected one of/);
+    expect(msg).toContain('config.yaml: approvers[2].id: duplicate approver id');
+  });
+
+  it('label values must be strings', () => {
+    expect(errorOf('routes:\n  - { match: { labels: { shard: 01 } }, runbook: x }\n')).toBe(
+      'config.yaml: routes[0].match.labels.shard: expected a string (quote numbers)',
+    );
+  });
+
+  it('bad durations', () => {
+    const msg = errorOf('engine: { approvalTimeout: soon, lockTtl: 0 }');
+    expect(msg).toContain('config.yaml: engine.approvalTimeout: expected a positive duration');
+    expect(msg).toContain('config.yaml: engine.lockTtl: expected a positive duration');
+  });
+
+  it('collects every issue into one message, one per line', () => {
+    const msg = errorOf(`
+targets:
+  cache-prod:
+    mode: sentinel
+    sentinel: { endpoints: [s1] }
+    password: \${NOPE}
+http: { port: 70000 }
+`);
+    const lines = msg.split('\n');
+    expect(lines).toContain('config.yaml: targets.cache-prod.password: environment variable NOPE is not set');
+    expect(lines).toContain('config.yaml: targets.cache-prod.sentinel.masterName: required');
+    expect(lines).toContain('config.yaml: targets.cache-prod.sentinel.endpoints[0]: expected host:port');
+    expect(lines).toContain('config.yaml: targets.cache-prod.role: required');
+    expect(lines.some((l) => l.startsWith('config.yaml: http.port: '))).toBe(true);
+    expect(lines.every((l) => l.startsWith('config.yaml: '))).toBe(true);
+  });
+});
+
+describe('parseConfig: secrets and interpolation', () => {
+  it('interpolates after parsing, so a secret cannot inject YAML structure', () => {
+    const cfg = parse('targets:\n  a: { endpoints: [h:1], role: cache, password: "${PW}" }\n', {
+      PW: '}\nrole: store\nallowAutomatic: true\n',
+    });
+    expect(cfg.targets['a']?.password).toBe('}\nrole: store\nallowAutomatic: true\n');
+    expect(cfg.targets['a']?.role).toBe('cache');
+    expect(cfg.targets['a']?.allowAutomatic).toBe(false);
+  });
+
+  it('never puts secret values in error messages', () => {
+    const secret = 'hunter2-very-secret';
+    const msg = errorOf(
+      `
+store: { url: "redis://:\${PW}@h:1", cluster: { nodes: [h:1], password: "\${PW}" } }
+targets:
+  a: { endpoints: ["\${PW}"], role: "\${PW}", password: "\${PW}", username: "\${PW}", labels: { x: "\${PW}" } }
+http: { port: "\${PW}", token: "\${PW}" }
+engine: { approvalTimeout: "\${PW}" }
+`,
+      { PW: secret },
+    );
+    expect(msg.split('\n').length).toBeGreaterThanOrEqual(4);
+    expect(msg).not.toContain(secret);
+    expect(msg).not.toContain('hunter2');
+  });
+
+  it('supports defaults, empty-means-default, and $${ escapes', () => {
+    const cfg = parse(
+      'http: { host: "${HOST:-0.0.0.0}", token: "$${literal}-${TOK}" }\nengine: { keyPrefix: "${KP:-rr2}" }\n',
+      { TOK: 't', KP: '' },
+    );
+    expect(cfg.http.host).toBe('0.0.0.0');
+    expect(cfg.http.token).toBe('${literal}-t');
+    expect(cfg.engine.keyPrefix).toBe('rr2');
+  });
+
+  it('coerces interpolated numbers and booleans where numbers and booleans are expected', () => {
+    const cfg = parse('http: { port: "${PORT}" }\nengine: { dryRun: "${DRY}" }\n', { PORT: '9100', DRY: 'true' });
+    expect(cfg.http.port).toBe(9100);
+    expect(cfg.engine.dryRun).toBe(true);
+  });
+
+  it('reports malformed references', () => {
+    expect(errorOf('http: { token: "${oops" }')).toMatch(/^config\.yaml: http\.token: malformed/);
+  });
+});
+
+describe('loadConfig and envOverrides', () => {
+  it('without a path: defaults, runbooksDir relative to cwd, LOG_LEVEL and HTTP port from env', () => {
+    const cfg = loadConfig({ env: { LOG_LEVEL: 'warn', REDIS_RUNBOOKS_HTTP_PORT: '0' }, cwd: dir });
+    expect(cfg.source).toBe('<defaults>');
+    expect(cfg.store).toBeUndefined();
+    expect(cfg.targets).toEqual({});
+    expect(cfg.runbooksDir).toBe(join(dir, 'runbooks'));
+    expect(cfg.embedded.dataDir).toBe(join(dir, '.data'));
+    expect(cfg.logLevel).toBe('warn');
+    expect(cfg.http.port).toBe(0);
+  });
+
+  it('reads REDIS_RUNBOOKS_CONFIG relative to cwd; relative paths resolve against the file', () => {
+    const sub = join(dir, 'etc');
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(join(sub, 'rr.yaml'), 'logLevel: error\ntargets:\n  a: { endpoints: [h:1], role: cache, tls: { ca: ../tls/ca.pem } }\n');
+    const cfg = loadConfig({ env: { REDIS_RUNBOOKS_CONFIG: 'etc/rr.yaml', LOG_LEVEL: 'trace' }, cwd: dir });
+    expect(cfg.source).toBe('etc/rr.yaml');
+    expect(cfg.runbooksDir).toBe(join(sub, 'runbooks'));
+    expect(cfg.targets['a']?.tls?.ca).toBe('CA-PEM');
+    expect(cfg.logLevel).toBe('error');
+  });
+
+  it('opts.path wins over the env; a missing file is a ConfigError naming it', () => {
+    expect(() => loadConfig({ path: 'nope.yaml', env: { REDIS_RUNBOOKS_CONFIG: 'etc/rr.yaml' }, cwd: dir })).toThrow(
+      /^nope\.yaml: cannot read config file \(ENOENT\)$/,
+    );
+  });
+
+  it('envOverrides reads only what main needs and validates the port', () => {
+    expect(envOverrides({ REDIS_RUNBOOKS_CONFIG: 'c.yaml', LOG_LEVEL: 'debug', REDIS_RUNBOOKS_HTTP_PORT: '8081', OTHER: 'x' })).toEqual({
+      configPath: 'c.yaml',
+      logLevel: 'debug',
+      httpPort: 8081,
+    });
+    expect(envOverrides({})).toEqual({});
+    expect(() => envOverrides({ REDIS_RUNBOOKS_HTTP_PORT: 'eighty' })).toThrow(ConfigError);
+  });
+
+  it('rejects an invalid LOG_LEVEL when it is used', () => {
+    expect(() => loadConfig({ env: { LOG_LEVEL: 'loud' }, cwd: dir })).toThrow(/LOG_LEVEL/);
+  });
+});
+
+describe('parseEndpoint and parseDuration', () => {
+  it('parses host:port and [v6]:port', () => {
+    expect(parseEndpoint('10.0.0.1:6379')).toEqual({ host: '10.0.0.1', port: 6379 });
+    expect(parseEndpoint('[::1]:6380')).toEqual({ host: '::1', port: 6380 });
+    expect(parseEndpoint('redis.internal')).toBeUndefined();
+    expect(parseEndpoint('h:0')).toBeUndefined();
+    expect(parseEndpoint('redis://h:1')).toBeUndefined();
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('30s')).toBe(30_000);
+    expect(parseDuration('5m')).toBe(300_000);
+    expect(parseDuration('1h')).toBe(3_600_000);
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('1500')).toBe(1500);
+    expect(parseDuration(2000)).toBe(2000);
+    for (const bad of ['', 'soon', '5 minutes', '5x', '-1s', 'm']) expect(() => parseDuration(bad)).toThrow(RangeError);
+    expect(() => parseDuration(-1)).toThrow(RangeError);
+    expect(() => parseDuration(Number.NaN)).toThrow(RangeError);
+  });
+});
