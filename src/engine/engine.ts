@@ -21,12 +21,13 @@ import type { TargetLocks } from './locks.js';
 import type { Metrics } from './metrics.js';
 import { stepMachine } from './machine/run.js';
 import type { Effect, MachineContext, MachineEvent } from './machine/types.js';
-import { alertJobId, effectJobId, safeId } from './queue.js';
+import { NOTIFY_JOB_OPTS, alertJobId, effectJobId, safeId } from './queue.js';
 import type { JobData } from './queue.js';
 import type { IncidentRecord, IncidentStore, StoreClient } from './store/incidents.js';
 import type { TargetRegistry } from './targets.js';
 import { FINAL_STATES } from './types.js';
-import type { DecisionResult, EnginePort, IncidentDetail, IncidentSummary, RoutedAlert, TimelineEntry } from './types.js';
+import type { DecisionOptions, DecisionResult, EnginePort, IncidentDetail, IncidentNotifier, IncidentSummary, RoutedAlert, TargetStatus, TimelineEntry } from './types.js';
+import { readTargetStatus } from './target-status.js';
 
 export interface EngineDeps {
   redis: StoreClient;
@@ -40,6 +41,8 @@ export interface EngineDeps {
   metrics: Metrics;
   log: Logger;
   now: () => number;
+  /** Told (through a durable `notify` job) whenever an incident changed: e.g. the Slack thread. */
+  notifier?: IncidentNotifier;
 }
 
 const ROLE_RANK: Record<Role, number> = { 'redis.viewer': 0, 'redis.dba-operator': 1, 'redis.cluster-admin': 2 };
@@ -55,6 +58,16 @@ export class Engine implements EnginePort {
 
   constructor(private readonly d: EngineDeps) {
     this.env = { redis: d.redis, store: d.store, keys: d.keys, metrics: d.metrics, log: d.log, now: d.now, lockTtlMs: d.config.engine.lockTtlMs };
+    if (d.notifier) {
+      d.store.onChange = (id) => {
+        this.d.queue.add('notify', { type: 'notify', incidentId: id }, NOTIFY_JOB_OPTS).catch((e: unknown) => this.d.log.warn({ incident: id, err: (e as Error).message }, 'could not enqueue notification'));
+      };
+    }
+  }
+
+  /** A notify job: let the notifier (e.g. Slack) catch up with the incident. */
+  async notify(id: string): Promise<void> {
+    await this.d.notifier?.sync(id);
   }
 
   // ---------------------------------------------------------------- doors
@@ -120,28 +133,42 @@ export class Engine implements EnginePort {
     return this.d.store.timeline(id);
   }
 
-  approve(id: string, by: string, via: 'cli' | 'http' | 'slack'): Promise<DecisionResult> {
-    return this.decide(id, by, via, true);
+  approve(id: string, by: string, via: 'cli' | 'http' | 'slack', opts: DecisionOptions = {}): Promise<DecisionResult> {
+    return this.decide(id, by, via, true, undefined, opts);
   }
 
-  reject(id: string, by: string, via: 'cli' | 'http' | 'slack', reason?: string): Promise<DecisionResult> {
-    return this.decide(id, by, via, false, reason);
+  reject(id: string, by: string, via: 'cli' | 'http' | 'slack', reason?: string, opts: DecisionOptions = {}): Promise<DecisionResult> {
+    return this.decide(id, by, via, false, reason, opts);
   }
 
-  /** Roles of an identity, from config `approvers`. */
-  rolesOf(by: string): Role[] {
-    return this.d.config.approvers.filter((a) => a.id === by).flatMap((a) => a.roles);
+  /** Roles of an identity (plus those of `also`, e.g. its Slack user groups), from config `approvers`. */
+  rolesOf(by: string, also: string[] = []): Role[] {
+    const ids = new Set([by, ...also]);
+    return [...new Set(this.d.config.approvers.filter((a) => ids.has(a.id)).flatMap((a) => a.roles))];
   }
 
-  private async decide(id: string, by: string, via: 'cli' | 'http' | 'slack', grant: boolean, reason?: string): Promise<DecisionResult> {
+  names(): { targets: string[]; runbooks: string[] } {
+    return { targets: this.d.targets.names(), runbooks: this.d.catalog.names() };
+  }
+
+  async targetStatus(name: string): Promise<TargetStatus | undefined> {
+    const target = this.d.targets.get(name);
+    if (!target) return undefined;
+    return readTargetStatus(target, await this.listIncidents({ open: true, limit: 200 }));
+  }
+
+  private async decide(id: string, by: string, via: 'cli' | 'http' | 'slack', grant: boolean, reason: string | undefined, opts: DecisionOptions): Promise<DecisionResult> {
     const rec = await this.d.store.get(id);
     if (!rec) return { ok: false, code: 'not_found', message: `no incident ${id}` };
     const pending = this.summary(rec).pendingApproval;
     if (rec.state !== 'awaiting_approval' || !pending) {
       return { ok: false, code: 'not_awaiting_approval', message: `incident ${id} is ${rec.state}; nothing awaits approval` };
     }
+    if (opts.key !== undefined && opts.key !== pending.key) {
+      return { ok: false, code: 'stale', message: `that approval request (${opts.key}) is no longer pending; incident ${id} now waits on ${pending.key}` };
+    }
     const actor = { kind: 'user' as const, id: by, via };
-    const roles = this.rolesOf(by);
+    const roles = this.rolesOf(by, opts.also);
     if (!roles.some((r) => ROLE_RANK[r] >= ROLE_RANK[pending.role])) {
       await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not ${grant ? 'approve' : 'reject'} ${pending.title}: needs ${pending.role}, has ${roles.join(', ') || 'no role'}`), actor });
       return { ok: false, code: 'forbidden', message: `${by} lacks role ${pending.role}` };

@@ -12,7 +12,8 @@ export const QUEUE_NAME = 'runbooks';
 export type JobData =
   | { type: 'alert'; routed: RoutedAlert; receivedAt: number }
   | { type: 'event'; incidentId: string; event: MachineEvent }
-  | { type: 'effect'; incidentId: string; effect: Effect; attempt?: number };
+  | { type: 'effect'; incidentId: string; effect: Effect; attempt?: number }
+  | { type: 'notify'; incidentId: string };
 
 /** BullMQ job ids may not contain ':' nor be integers. */
 export function safeId(s: string): string {
@@ -26,6 +27,14 @@ export function alertJobId(r: RoutedAlert): string {
 export function effectJobId(incidentId: string, e: Effect, attempt = 0): string {
   return safeId(`${incidentId}-e${e.seq}-${e.kind}${attempt > 0 ? `-w${attempt}` : ''}`);
 }
+
+/** Notification jobs retry for a long time (Slack down for an hour must still catch up). */
+export const NOTIFY_JOB_OPTS: JobsOptions = {
+  attempts: 25,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
 
 export const DEFAULT_JOB_OPTS: JobsOptions = {
   removeOnComplete: { age: 24 * 3600, count: 50_000 },

@@ -124,6 +124,37 @@ export type DecisionResult =
   | { ok: true; state: IncidentState; message: string }
   | { ok: false; code: 'not_found' | 'not_awaiting_approval' | 'forbidden' | 'duplicate_approver' | 'stale'; message: string };
 
+export interface DecisionOptions {
+  key?: string;
+  also?: string[];
+}
+
+/** `/redis status` and `GET /api/targets/:name/status`. */
+export interface TargetStatus {
+  target: string;
+  mode: 'standalone' | 'sentinel' | 'cluster';
+  role: 'cache' | 'store';
+  nodes: {
+    node: string;
+    ok: boolean;
+    error?: string;
+    role?: string;
+    usedMemory?: number;
+    maxmemory?: number;
+    usage?: number | null;
+    policy?: string;
+    connectedClients?: number;
+    replication?: string;
+    clusterState?: string;
+  }[];
+  openIncidents: { id: string; runbook: string; state: IncidentState }[];
+}
+
+/** Called (through a durable job) whenever an incident's timeline or state changed. */
+export interface IncidentNotifier {
+  sync(incidentId: string): Promise<void>;
+}
+
 /** What the doors may ask of the engine. */
 export interface EnginePort {
   /** Enqueue routed alerts. Resolves when they are durably enqueued; rejects with StoreUnavailableError when the store is down. */
@@ -133,8 +164,19 @@ export interface EnginePort {
   listIncidents(opts?: { open?: boolean; limit?: number }): Promise<IncidentSummary[]>;
   getIncident(id: string): Promise<IncidentDetail | undefined>;
   getTimeline(id: string): Promise<TimelineEntry[] | undefined>;
-  approve(id: string, by: string, via: 'cli' | 'http' | 'slack'): Promise<DecisionResult>;
-  reject(id: string, by: string, via: 'cli' | 'http' | 'slack', reason?: string): Promise<DecisionResult>;
+  /**
+   * Approve the pending proposal. `opts.key` (the proposal key a button carried) makes a click on
+   * an outdated message `stale` instead of approving whatever is pending now. `opts.roles` are
+   * extra identities the door resolved (e.g. Slack user groups) whose roles also count.
+   */
+  approve(id: string, by: string, via: 'cli' | 'http' | 'slack', opts?: DecisionOptions): Promise<DecisionResult>;
+  reject(id: string, by: string, via: 'cli' | 'http' | 'slack', reason?: string, opts?: DecisionOptions): Promise<DecisionResult>;
+  /** Roles of an identity (and of the extra identities given, e.g. its Slack user groups). */
+  rolesOf(by: string, also?: string[]): Role[];
+  /** Configured target names and loaded runbook names (for help and validation at the doors). */
+  names(): { targets: string[]; runbooks: string[] };
+  /** One-glance status of a target: every node's role, memory, clients, replication, cluster state. Read-only. */
+  targetStatus(target: string): Promise<TargetStatus | undefined>;
   /** Is the store reachable right now? */
   ready(): Promise<boolean>;
 }

@@ -32,6 +32,9 @@ export function startWorker(engine: Engine, opts: { connection: ConnectionOption
           case 'effect':
             await engine.runEffect(d.incidentId, d.effect, d.attempt ?? 0);
             return;
+          case 'notify':
+            await engine.notify(d.incidentId);
+            return;
         }
       } catch (e) {
         opts.log.error({ job: job.id, type: d.type, err: (e as Error).message }, 'job failed');

@@ -19,6 +19,9 @@ import { StoreUnavailableError } from '../../src/errors.js';
 import { createHttpServer } from '../../src/triggers/http/server.js';
 import type { HttpDoor, RouteResult } from '../../src/triggers/http/server.js';
 
+import type { Role } from '../../src/config-types.js';
+import type { TargetStatus } from '../../src/engine/types.js';
+
 const TOKEN = 's3cret-token';
 const MAX_BODY = 1024 * 1024;
 
@@ -70,6 +73,15 @@ class FakeEngine implements EnginePort {
   async reject(id: string, by: string, via: 'cli' | 'http' | 'slack', reason?: string) {
     this.decisions.push({ op: 'reject', id, by, via, ...(reason !== undefined ? { reason } : {}) });
     return this.decision;
+  }
+  rolesOf(): Role[] {
+    return [];
+  }
+  names() {
+    return { targets: ['cache-prod'], runbooks: ['redis-memory-pressure'] };
+  }
+  async targetStatus(): Promise<TargetStatus | undefined> {
+    return undefined;
   }
   async ready() {
     return this.isReady;

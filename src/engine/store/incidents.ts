@@ -61,6 +61,9 @@ function decode(h: Record<string, string>): IncidentRecord | undefined {
 }
 
 export class IncidentStore {
+  /** Called after every successful write to an incident (timeline or snapshot). */
+  onChange: ((id: string) => void) | undefined;
+
   constructor(
     private readonly redis: StoreClient,
     private readonly keys: Keys,
@@ -73,6 +76,7 @@ export class IncidentStore {
     for (const [k, v] of Object.entries(enc)) args.push(k, v);
     args.push(String(notes.length), ...notes.map((n) => JSON.stringify(n)));
     const r = await this.redis.eval(CAS, 2, this.keys.incident(id), this.keys.timeline(id), ...args);
+    if (r === 1) this.onChange?.(id);
     return r === 1;
   }
 
@@ -82,6 +86,7 @@ export class IncidentStore {
 
   async append(id: string, entry: TimelineEntry): Promise<void> {
     await this.redis.xadd(this.keys.timeline(id), '*', 'e', JSON.stringify(entry));
+    this.onChange?.(id);
   }
 
   async timeline(id: string): Promise<TimelineEntry[]> {
