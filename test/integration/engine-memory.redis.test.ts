@@ -211,6 +211,33 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     expect(seen[1]).toBeGreaterThan(0);
   });
 
+  it('an approval that nobody gives expires through a delayed job and escalates', async () => {
+    await pressure();
+    const a = await startTestApp({ storeUrl: store.url, http: false, approvalTimeout: '1s', targets: { 'cache-prod': { endpoints: [`${target.host}:${target.port}`], role: 'store' } } });
+    apps.push(a);
+    const { incidentId: id } = await a.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });
+    const done = await waitState(a, id, ['escalated'], 20_000);
+    expect(done.outcome).toMatch(/approval expired/);
+    expect(await kinds(a, id)).toContain('approval.expired');
+    expect(await target.client().config('GET', 'maxmemory')).toEqual(['maxmemory', String(MAXMEM)]);
+  });
+
+  it('bad webhook input gets a clear 4xx and enqueues nothing; unmatched alerts are accepted and counted', async () => {
+    const url = app.http?.url ?? '';
+    const before = await app.queue.getJobCounts();
+    const bad = await fetch(`${url}/webhooks/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"version":"4","alerts":[' });
+    expect(bad.status).toBe(400);
+    const schema = await post(`${url}/webhooks/alertmanager`, webhookBody([{ labels: { instance: 'x:6379' } }]));
+    expect(schema.status).toBe(400);
+    expect(JSON.stringify(schema.json)).toContain('alerts[0].labels.alertname');
+    const unmatched = await post(`${url}/webhooks/alertmanager`, webhookBody([{ labels: { alertname: 'SomethingElse', instance: '10.9.9.9:6379' } }]));
+    expect(unmatched.status).toBe(202);
+    expect(unmatched.json).toMatchObject({ accepted: 0, unmatched: 1 });
+    expect(await app.queue.getJobCounts()).toEqual(before);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/redis_runbooks_alerts_received_total\{[^}]*outcome="unmatched"[^}]*\} 1/);
+  });
+
   it('answers 503 when its store is unreachable, so Alertmanager retries', async () => {
     const url = app.http?.url ?? '';
     await store.stop();

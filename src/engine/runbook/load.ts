@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { LineCounter, isNode, parseDocument } from 'yaml';
 import type { ActionDefinition } from '../../actions/types.js';
 import { RunbookError } from '../../errors.js';
+import { compileExpr } from '../expr/index.js';
 import { compileMachine } from '../machine/compile.js';
 import type { CompiledMachine } from '../machine/compile.js';
 import type { RemediationInfo } from '../machine/types.js';
@@ -43,8 +44,8 @@ export function compileRunbookText(text: string, file: string, deps: LoadDeps): 
   const doc = parseDocument(text, { uniqueKeys: true, lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {
     const msgs = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
-      return `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${e.message.split('\n')[0]}`;
+      const pos = lc.linePos(e.pos[0]);
+      return `${file}:${pos.line}:${pos.col}: ${e.message.split('\n')[0]}`;
     });
     throw new RunbookError(msgs.join('\n'));
   }
@@ -73,7 +74,7 @@ export function compileRunbookValue(raw: unknown, file: string, deps: LoadDeps, 
   if (!parsed.success) {
     fail(parsed.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message })));
   }
-  const def = (parsed as { data: RunbookDef }).data;
+  const def = normaliseParams((parsed as { data: RunbookDef }).data);
   const issues = checkRunbook(def, deps);
   if (issues.length > 0) fail(issues);
   let compiled: CompiledMachine;
@@ -95,6 +96,18 @@ export function compileRunbookValue(raw: unknown, file: string, deps: LoadDeps, 
   }
   const hash = createHash('sha256').update(JSON.stringify(def)).digest('hex').slice(0, 16);
   return { ...compiled, def, file, hash, remediations };
+}
+
+/** Params written with units (`100mb`, `30s`, `85%`) become numbers, as they would in an expression. */
+function normaliseParams(def: RunbookDef): RunbookDef {
+  const params: RunbookDef['params'] = {};
+  for (const [k, v] of Object.entries(def.params)) {
+    if (typeof v === 'string' && /^\d+(\.\d+)?\s*(b|kb|mb|gb|tb|ms|s|m|h|%)$/i.test(v.trim())) {
+      const n = compileExpr(v.trim().replace(/\s+/g, '')).evaluate({});
+      params[k] = typeof n === 'number' ? n : v;
+    } else params[k] = v;
+  }
+  return { ...def, params };
 }
 
 /** Load every `*.yaml` / `*.yml` runbook of a directory. Errors of all files are collected. */

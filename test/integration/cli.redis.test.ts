@@ -1,0 +1,77 @@
+/**
+ * The command line as an operator runs it: an invalid config or runbook makes the process refuse
+ * to start and say why; `lint`; and `run --dry-run` on the embedded default store (a private
+ * redis-server that the command starts and stops itself).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUNBOOKS_DIR } from '../helpers/app.js';
+import { fillMemory, startRedis } from '../helpers/redis-server.js';
+import type { RedisProcess } from '../helpers/redis-server.js';
+
+const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'redis-runbooks.js');
+let dir: string;
+let target: RedisProcess;
+
+function cli(args: string[], env: Record<string, string> = {}): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, LOG_LEVEL: 'silent', ...env } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'rr-cli-'));
+  target = await startRedis({ args: ['--maxmemory', '16mb'] });
+  await fillMemory(target.client(), { keys: 14_000, valueBytes: 1000, prefix: 'k' });
+});
+
+afterAll(async () => {
+  await target?.stop();
+});
+
+describe('refuses to start on bad input, and says why', () => {
+  it('an invalid config names the file and the path', () => {
+    const cfg = join(dir, 'bad.yaml');
+    writeFileSync(cfg, 'targets:\n  cache-prod:\n    mode: sentinel\n    role: cache\n    sentinel:\n      endpoints: ["10.0.0.1:26379"]\n');
+    const r = cli(['start', '--config', cfg]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('targets.cache-prod.sentinel.masterName: required');
+    expect(r.err).toContain('bad.yaml');
+  });
+
+  it('an invalid runbook names the file, line and YAML path', () => {
+    const rbDir = join(dir, 'runbooks-bad');
+    spawnSync('mkdir', ['-p', rbDir]);
+    writeFileSync(join(rbDir, 'mem.yaml'), readFileSync(join(RUNBOOKS_DIR, 'redis-memory-pressure.yaml'), 'utf8').replace('action: redis.memory-purge', 'action: redis.flushall'));
+    const cfg = join(dir, 'rb.yaml');
+    writeFileSync(cfg, `runbooksDir: ${rbDir}\n`);
+    const r = cli(['start', '--config', cfg]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/mem\.yaml:\d+: remediations\.purge\.steps\[0\]\.action: unknown action 'redis\.flushall'/);
+    const lint = cli(['lint', rbDir]);
+    expect(lint.code).toBe(1);
+    expect(lint.out).toContain('FAIL');
+    expect(cli(['lint', RUNBOOKS_DIR]).code).toBe(0);
+  });
+});
+
+describe('embedded default store', () => {
+  it('run --dry-run works with no store configured, shows the commands, changes nothing, and stops its redis-server', async () => {
+    const data = join(dir, 'data');
+    const cfg = join(dir, 'embedded.yaml');
+    writeFileSync(cfg, `embedded: { dataDir: ${data} }\nrunbooksDir: ${RUNBOOKS_DIR}\ntargets:\n  laptop:\n    endpoints: ["${target.host}:${target.port}"]\n    role: store\n`);
+    const r = cli(['run', 'redis-memory-pressure', '--target', 'laptop', '--dry-run', '--config', cfg]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/command\.dry-run .*CONFIG SET maxmemory/);
+    expect(r.out).toMatch(/completed — dry run: nothing was changed/);
+    expect(await target.client().config('GET', 'maxmemory')).toEqual(['maxmemory', String(16 * 1024 * 1024)]);
+    expect(existsSync(join(data, 'store', 'appendonlydir'))).toBe(true);
+    expect(existsSync(join(data, 'store', 'port'))).toBe(false);
+    // the incident survived in the store's AOF: a second command finds it
+    const list = cli(['incidents', 'list', '--config', cfg]);
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/inc-\d{8}-[0-9a-f]{6}\s+completed\s+redis-memory-pressure/);
+  });
+});
