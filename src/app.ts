@@ -26,6 +26,7 @@ import { IncidentStore } from './engine/store/incidents.js';
 import type { StoreClient } from './engine/store/incidents.js';
 import { TargetRegistry } from './engine/targets.js';
 import { startWorker } from './engine/worker.js';
+import { syncSchedules } from './engine/schedules.js';
 import type { WorkerHandle } from './engine/worker.js';
 import { routeAlert } from './triggers/alertmanager/route.js';
 import { createHttpServer } from './triggers/http/server.js';
@@ -35,6 +36,8 @@ import type { Queue } from 'bullmq';
 export interface AppOptions {
   http?: boolean;
   worker?: boolean;
+  /** Upsert the configured hygiene schedules (BullMQ job schedulers). `start` does. */
+  schedules?: boolean;
   log?: Logger;
   now?: () => number;
 }
@@ -124,6 +127,10 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
     worker = startWorker(engine, { connection: workerConn, prefix: config.engine.queuePrefix, concurrency: config.engine.workerConcurrency, log });
     const n = await engine.recover();
     if (n > 0) log.info({ redispatched: n }, 'recovered open incidents');
+  }
+  if (opts.schedules) {
+    const ids = await syncSchedules(queue, config.schedules, engine.names());
+    if (ids.length > 0) log.info({ schedules: ids }, 'schedules upserted');
   }
   let http: App['http'];
   if (opts.http) {

@@ -53,6 +53,17 @@ export interface RouteConfig {
   runbook: string;
 }
 
+/** A scheduled hygiene run: a runbook on a target on a cron pattern (a BullMQ job scheduler). */
+export interface ScheduleConfig {
+  name: string;
+  runbook: string;
+  target: string;
+  cron: string;
+  tz?: string;
+  /** Default true: scheduled runs diagnose and show plans; set false to open real incidents (approvals still apply). */
+  dryRun: boolean;
+}
+
 export interface AppConfig {
   /** Path of the config file this was read from (for messages), or '<defaults>'. */
   source: string;
@@ -62,6 +73,7 @@ export interface AppConfig {
   targets: Record<string, TargetConfig>;
   approvers: Approver[];
   routes: RouteConfig[];
+  schedules: ScheduleConfig[];
   runbooksDir: string;
   engine: {
     dryRun: boolean;

@@ -379,6 +379,15 @@ const routeSchema = z.strictObject({
   runbook: nonEmpty,
 });
 
+const scheduleSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lowercase name (letters, digits, . _ -)'),
+  runbook: nonEmpty,
+  target: nonEmpty,
+  cron: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'expected a cron pattern with 5 or 6 fields, e.g. "0 3 * * *"'),
+  tz: nonEmpty.optional(),
+  dryRun: bool.default(true),
+});
+
 function configSchema(baseDir: string) {
   return z.strictObject({
     store: storeSchema(baseDir).optional(),
@@ -416,6 +425,7 @@ function configSchema(baseDir: string) {
         { when: isObjectPayload },
       ),
     routes: z.array(routeSchema).default([]),
+    schedules: z.array(scheduleSchema).default([]),
     runbooksDir: nonEmpty.default('runbooks'),
     engine: z
       .strictObject({
@@ -462,6 +472,7 @@ function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrid
     targets,
     approvers: p.approvers.map((a) => ({ id: a.id, roles: [...new Set(a.roles)] })),
     routes,
+    schedules: p.schedules.map((x) => ({ name: x.name, runbook: x.runbook, target: x.target, cron: x.cron, dryRun: x.dryRun, ...(x.tz !== undefined && { tz: x.tz }) })),
     runbooksDir: resolve(baseDir, p.runbooksDir),
     engine: {
       dryRun: p.engine.dryRun,

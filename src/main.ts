@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (cmd) {
     case 'start': {
-      const app = await createApp(config(o.config), { http: true, worker: true });
+      const app = await createApp(config(o.config), { http: true, worker: true, schedules: true });
       await untilSignal(app);
       return 0;
     }

@@ -13,7 +13,8 @@ export type JobData =
   | { type: 'alert'; routed: RoutedAlert; receivedAt: number }
   | { type: 'event'; incidentId: string; event: MachineEvent }
   | { type: 'effect'; incidentId: string; effect: Effect; attempt?: number }
-  | { type: 'notify'; incidentId: string };
+  | { type: 'notify'; incidentId: string }
+  | { type: 'schedule'; schedule: string; runbook: string; target: string; dryRun: boolean };
 
 /** BullMQ job ids may not contain ':' nor be integers. */
 export function safeId(s: string): string {

@@ -35,6 +35,9 @@ export function startWorker(engine: Engine, opts: { connection: ConnectionOption
           case 'notify':
             await engine.notify(d.incidentId);
             return;
+          case 'schedule':
+            await engine.run(d.runbook, d.target, { dryRun: d.dryRun, by: `schedule:${d.schedule}` });
+            return;
         }
       } catch (e) {
         opts.log.error({ job: job.id, type: d.type, err: (e as Error).message }, 'job failed');

@@ -17,6 +17,7 @@ export interface TestAppOptions {
   prefix?: string;
   http?: boolean;
   worker?: boolean;
+  schedules?: boolean;
   token?: string;
   dryRun?: boolean;
   approvalTimeout?: string;
@@ -55,7 +56,7 @@ export async function startTestApp(o: TestAppOptions): Promise<App> {
   const prefix = o.prefix ?? testPrefix();
   const config = parseConfig(testConfigText({ ...o, prefix }), '<test>', {}, { baseDir: process.cwd() });
   const log = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
-  return createApp(config, { http: o.http ?? true, worker: o.worker ?? true, log });
+  return createApp(config, { http: o.http ?? true, worker: o.worker ?? true, schedules: o.schedules ?? false, log });
 }
 
 /** An Alertmanager v4 webhook body with the given alerts. */
