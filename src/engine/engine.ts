@@ -85,24 +85,23 @@ export class Engine implements EnginePort {
     if (alerts.length === 0) return { enqueued: 0, duplicates: 0 };
     const now = this.d.now();
     try {
-      const pipe = this.d.redis.pipeline();
-      for (const r of alerts) pipe.set(this.d.keys.dedup(r.alert.fingerprint, r.alert.startsAt, r.alert.status), '1', 'EX', 24 * 3600, 'NX');
-      const res = (await pipe.exec()) ?? [];
+      // One SET NX per alert (not a pipeline: on a Cluster store the keys live in different slots).
+      const keys = alerts.map((r) => this.d.keys.dedup(r.alert.fingerprint, r.alert.startsAt, r.alert.status));
+      const res = await Promise.all(keys.map((k) => this.d.redis.set(k, '1', 'EX', 24 * 3600, 'NX')));
       const fresh: RoutedAlert[] = [];
       const claimed: string[] = [];
-      res.forEach(([err, ok], i) => {
+      res.forEach((ok, i) => {
         const r = alerts[i];
-        if (!r) return;
-        if (err) throw err;
-        if (ok === 'OK') {
+        const k = keys[i];
+        if (r && k && ok === 'OK') {
           fresh.push(r);
-          claimed.push(this.d.keys.dedup(r.alert.fingerprint, r.alert.startsAt, r.alert.status));
+          claimed.push(k);
         }
       });
       try {
         await this.d.queue.addBulk(fresh.map((r) => ({ name: 'alert', data: { type: 'alert' as const, routed: r, receivedAt: now }, opts: { jobId: alertJobId(r) } })));
       } catch (e) {
-        if (claimed.length > 0) await this.d.redis.del(...claimed).catch(() => 0);
+        await Promise.all(claimed.map((k) => this.d.redis.del(k).catch(() => 0)));
         throw e;
       }
       return { enqueued: fresh.length, duplicates: alerts.length - fresh.length };
