@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { AppConfig, Role } from '../config-types.js';
-import { StoreUnavailableError } from '../errors.js';
+import { InputError, StoreUnavailableError } from '../errors.js';
 import type { RunbookCatalog } from './catalog.js';
 import { act } from './effects/act.js';
 import type { EffectEnv } from './effects/context.js';
@@ -110,8 +110,8 @@ export class Engine implements EnginePort {
     }
   }
 
-  async run(runbook: string, target: string, opts: { dryRun: boolean; by: string }): Promise<{ incidentId: string }> {
-    const id = await this.open({ runbook, target, labels: { alertname: `manual:${runbook}` }, annotations: { summary: `${runbook} run by ${opts.by}` }, fingerprints: [], dryRun: opts.dryRun || this.d.config.engine.dryRun, by: opts.by });
+  async run(runbook: string, target: string, opts: { dryRun: boolean; by: string; via?: 'cli' | 'http' | 'slack' }): Promise<{ incidentId: string }> {
+    const id = await this.open({ runbook, target, labels: { alertname: `manual:${runbook}` }, annotations: { summary: `${runbook} on ${target}, run by ${opts.by}${opts.dryRun ? ' (dry run)' : ''}` }, fingerprints: [], dryRun: opts.dryRun || this.d.config.engine.dryRun, by: opts.by, ...(opts.via ? { via: opts.via } : {}) });
     return { incidentId: id };
   }
 
@@ -218,7 +218,7 @@ export class Engine implements EnginePort {
         commands: ctx.current.commands,
         evidence: rem?.description ? [rem.description] : [],
         approvals: ctx.current.approvals,
-        expiresAt: new Date(Date.parse(r.updatedAt) + timeoutMs).toISOString(),
+        expiresAt: new Date(ctx.current.expiresAt ?? Date.parse(r.updatedAt) + timeoutMs).toISOString(),
       };
     }
     return s;
@@ -274,11 +274,11 @@ export class Engine implements EnginePort {
   }
 
   /** Open an incident and start its machine. */
-  async open(o: { runbook: string; target: string; node?: string; labels: Record<string, string>; annotations: Record<string, string>; fingerprints: string[]; dryRun: boolean; by: string }): Promise<string> {
+  async open(o: { runbook: string; target: string; node?: string; labels: Record<string, string>; annotations: Record<string, string>; fingerprints: string[]; dryRun: boolean; by: string; via?: 'cli' | 'http' | 'slack' }): Promise<string> {
     const rb = this.d.catalog.get(o.runbook);
-    if (!rb) throw new Error(`unknown runbook ${o.runbook} (known: ${this.d.catalog.names().join(', ')})`);
+    if (!rb) throw new InputError(`unknown runbook '${o.runbook}' (known: ${this.d.catalog.names().join(', ')})`, 404);
     const tcfg = this.d.targets.config(o.target);
-    if (!tcfg) throw new Error(`unknown target ${o.target} (known: ${this.d.targets.names().join(', ')})`);
+    if (!tcfg) throw new InputError(`unknown target '${o.target}' (known: ${this.d.targets.names().join(', ') || 'none configured'})`, 404);
     const now = this.d.now();
     const id = newIncidentId(now);
     const owner = await this.d.store.claim(this.d.keys.openFor(o.runbook, o.target), id);
@@ -321,7 +321,8 @@ export class Engine implements EnginePort {
       version: 1,
       snapshot: step.snapshot,
     };
-    const actor = o.by === 'alertmanager' ? { kind: 'alertmanager' as const } : { kind: 'user' as const, id: o.by, via: 'cli' as const };
+    const actor: TimelineEntry['actor'] =
+      o.by === 'alertmanager' ? { kind: 'alertmanager' } : o.by === 'engine' || o.by.startsWith('schedule:') ? { kind: 'engine' } : { kind: 'user', id: o.by, via: o.via ?? 'cli' };
     const notes: TimelineEntry[] = [
       { ...entry(this.env, o.by === 'alertmanager' ? 'alert.firing' : 'note', o.by === 'alertmanager' ? `${o.labels['alertname'] ?? 'alert'} firing on ${o.labels['instance'] ?? o.target}` : `run requested by ${o.by}`, { labels: o.labels, annotations: o.annotations }), actor },
       entry(this.env, 'incident.opened', `incident opened: runbook ${rb.def.name} on target ${o.target}${o.dryRun ? ' (dry run)' : ''}`, { runbook: rb.def.name, version: rb.hash, target: o.target, node: o.node, dryRun: o.dryRun }),

@@ -160,7 +160,7 @@ export interface EnginePort {
   /** Enqueue routed alerts. Resolves when they are durably enqueued; rejects with StoreUnavailableError when the store is down. */
   ingest(alerts: RoutedAlert[]): Promise<{ enqueued: number; duplicates: number }>;
   /** Open an incident by hand (`run` command). */
-  run(runbook: string, target: string, opts: { dryRun: boolean; by: string }): Promise<{ incidentId: string }>;
+  run(runbook: string, target: string, opts: { dryRun: boolean; by: string; via?: 'cli' | 'http' | 'slack' }): Promise<{ incidentId: string }>;
   listIncidents(opts?: { open?: boolean; limit?: number }): Promise<IncidentSummary[]>;
   getIncident(id: string): Promise<IncidentDetail | undefined>;
   getTimeline(id: string): Promise<TimelineEntry[] | undefined>;

@@ -433,7 +433,7 @@ describe('/api', () => {
     expect(res.status).toBe(202);
     expect(res.headers.get('location')).toBe('/api/incidents/inc-run-1');
     expect(await res.json()).toEqual({ incidentId: 'inc-run-1' });
-    expect(engine.runs).toEqual([{ runbook: 'memory-high', target: 'cache-prod', dryRun: true, by: 'alice' }]);
+    expect(engine.runs).toEqual([{ runbook: 'memory-high', target: 'cache-prod', dryRun: true, by: 'alice', via: 'http' }]);
     expect((await post('/api/runs', { runbook: 'memory-high', by: 'alice' })).status).toBe(400);
   });
 });

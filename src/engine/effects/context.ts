@@ -89,8 +89,60 @@ export function findingOf(on: string, runs: StepRun[]): unknown {
   return first ? one(first) : { error: { code: 'no_nodes', message: 'no node matched the selector' } };
 }
 
-/** A short, secret-free summary of a finding for the timeline. */
+const BYTE_KEY = /(memory|bytes|maxmemory|rss|peak|buffer|backlog)$/i;
+
+function fmtBytes(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < u.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${u[i]}`;
+}
+
+function scalar(k: string, v: unknown): string | undefined {
+  if (typeof v === 'number') {
+    if (BYTE_KEY.test(k) && Math.abs(v) >= 1024) return fmtBytes(v);
+    return Number.isInteger(v) ? String(v) : v.toFixed(3).replace(/\.?0+$/, '');
+  }
+  if (typeof v === 'string') return v.length > 60 ? `${v.slice(0, 57)}...` : v;
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return `[${v.length}]`;
+  return undefined;
+}
+
+/**
+ * A short, secret-free, human summary of a finding for the timeline and Slack: numbers, not
+ * dumps (`usage=0.904 usedMemory=57.8 MiB policy=noeviction …`). The full value stays in `data`.
+ */
 export function summarise(value: unknown, max = 400): string {
-  const s = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' && v.length > 120 ? `${v.slice(0, 117)}...` : v));
+  if (value === null || typeof value !== 'object') return String(scalar('', value) ?? value);
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  if (keys.length > 0 && keys.every((k) => /^[^\s]+:\d+$/.test(k))) {
+    const parts = keys.map((k) => `${k} {${summarise(obj[k], 120)}}`);
+    const s = parts.join('; ');
+    return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+  }
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (k === 'node' || k === 'text') continue;
+    if (k === 'error' && v && typeof v === 'object') {
+      parts.push(`error=${String((v as { code?: unknown }).code)}: ${String((v as { message?: unknown }).message)}`);
+      continue;
+    }
+    const f = scalar(k, v);
+    if (f !== undefined) parts.push(`${k}=${f}`);
+    else if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const inner = Object.entries(v as Record<string, unknown>)
+        .map(([ik, iv]) => (scalar(ik, iv) !== undefined ? `${ik}=${scalar(ik, iv)}` : undefined))
+        .filter((x): x is string => x !== undefined)
+        .slice(0, 4);
+      if (inner.length > 0) parts.push(`${k}={${inner.join(' ')}}`);
+    }
+  }
+  const s = parts.join(' ');
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }

@@ -282,7 +282,10 @@ function remediationState(
         },
       },
       awaitingApproval: {
-        entry: issue((c) => ({ kind: 'request-approval', seq: c.seq, remediation: remId, key: c.current?.key ?? '', timeoutMs })),
+        entry: [
+          patchCurrent((_, a) => ({ expiresAt: a.event.at + timeoutMs })),
+          ...issue((c) => ({ kind: 'request-approval', seq: c.seq, remediation: remId, key: c.current?.key ?? '', timeoutMs })),
+        ],
         on: {
           'approval.granted': [
             {

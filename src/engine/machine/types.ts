@@ -19,6 +19,8 @@ export interface CurrentRemediation {
   key: string;
   commands: PlannedCommand[];
   approvals: Approval[];
+  /** When the approval request expires (ms since epoch), set on entering the approval gate. */
+  expiresAt?: number;
   verifyStartedAt?: number;
   holdSince?: number;
   polls: number;

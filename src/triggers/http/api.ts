@@ -91,6 +91,7 @@ export async function run(ctx: RequestContext): Promise<void> {
   const { incidentId: created } = await ctx.deps.engine.run(body.runbook, body.target, {
     dryRun: body.dryRun ?? false,
     by: body.by,
+    via: 'http',
   });
   ctx.deps.log.info({ runbook: body.runbook, target: body.target, dryRun: body.dryRun ?? false, by: body.by, incidentId: created }, 'manual run requested');
   sendJson(ctx.res, 202, { incidentId: created }, { Location: `/api/incidents/${encodeURIComponent(created)}` });
