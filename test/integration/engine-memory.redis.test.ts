@@ -182,6 +182,35 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     expect(await app.redis.get(lockKey)).toBeNull();
   });
 
+  it('re-checks the precondition on the live target right before acting, and skips when it no longer holds', async () => {
+    await pressure();
+    const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });
+    await waitState(app, id, ['awaiting_approval']);
+    await target.client().config('SET', 'maxmemory', String(MAXMEM * 2)); // someone fixed it meanwhile
+    await app.engine.approve(id, 'alice', 'cli');
+    const done = await waitState(app, id, [...FINAL_STATES]);
+    expect(done.state).toBe('resolved');
+    const tl = (await app.engine.getTimeline(id)) ?? [];
+    expect(tl.find((e) => e.kind === 'precondition.failed')?.summary).toMatch(/no longer holds.*skipped/);
+    expect(tl.some((e) => e.kind === 'command.intent' || e.kind === 'command.executed')).toBe(false);
+    expect(Number((await target.client().config('GET', 'maxmemory'))[1])).toBe(MAXMEM * 2);
+  });
+
+  it('a mutating step whose intent was recorded before a crash is never repeated: it escalates', async () => {
+    await pressure();
+    const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });
+    const waiting = await waitState(app, id, ['awaiting_approval']);
+    // what a worker that died between "intent" and "outcome" leaves behind
+    const intentKey = `${app.config.engine.keyPrefix}:inc:{${id}}:intent:${waiting.pendingApproval?.key ?? ''}`;
+    await app.redis.hset(intentKey, { status: 'started', at: new Date().toISOString() });
+    await app.engine.approve(id, 'alice', 'cli');
+    const done = await waitState(app, id, [...FINAL_STATES]);
+    expect(done.state).toBe('escalated');
+    expect(done.outcome).toMatch(/interrupted; it is not repeated/);
+    expect(await kinds(app, id)).not.toContain('command.executed');
+    expect(await target.client().config('GET', 'maxmemory')).toEqual(['maxmemory', String(MAXMEM)]);
+  });
+
   it('dry run shows the exact commands and changes nothing', async () => {
     await pressure();
     const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: true, by: 'alice' });
