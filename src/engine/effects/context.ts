@@ -9,6 +9,7 @@ import { getAction } from '../../actions/registry.js';
 import type { ActionContext, NodeRef, TargetHandle } from '../../actions/types.js';
 import { nodeKey } from '../../actions/types.js';
 import { redisErrorCode, RunbooksError } from '../../errors.js';
+import { formatBytes } from '../expr/index.js';
 import type { Metrics } from '../metrics.js';
 import type { IncidentRecord, IncidentStore, StoreClient } from '../store/incidents.js';
 import type { Keys } from '../keys.js';
@@ -91,20 +92,9 @@ export function findingOf(on: string, runs: StepRun[]): unknown {
 
 const BYTE_KEY = /(memory|bytes|maxmemory|rss|peak|buffer|backlog)$/i;
 
-function fmtBytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < u.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${u[i]}`;
-}
-
 function scalar(k: string, v: unknown): string | undefined {
   if (typeof v === 'number') {
-    if (BYTE_KEY.test(k) && Math.abs(v) >= 1024) return fmtBytes(v);
+    if (BYTE_KEY.test(k) && Math.abs(v) >= 1024) return formatBytes(v);
     return Number.isInteger(v) ? String(v) : v.toFixed(3).replace(/\.?0+$/, '');
   }
   if (typeof v === 'string') return v.length > 60 ? `${v.slice(0, 57)}...` : v;
