@@ -353,6 +353,11 @@ export class Engine implements EnginePort {
       if (step.error) this.d.log.error({ incident: id, err: step.error }, 'machine error');
       if (!step.changed) return { state: rec.state, applied: false };
       const notes = step.notes.map((n) => entry(this.env, n.kind, n.summary, n.data));
+      if (FINAL_STATES.includes(step.state)) {
+        // Written with the final state, so a reader that sees the state also sees why.
+        const outcome = step.context.outcome ?? step.state;
+        notes.push(entry(this.env, `incident.${step.state}` as TimelineEntry['kind'], `incident ${step.state}: ${outcome}`, { outcome }));
+      }
       const ok = await this.d.store.cas(id, rec.version, { snapshot: step.snapshot, state: step.state, updatedAt: new Date(this.d.now()).toISOString(), ...(step.context.outcome !== undefined ? { outcome: step.context.outcome } : {}) }, notes);
       if (!ok) continue;
       if (step.state === 'awaiting_approval' || rec.state === 'awaiting_approval') await this.refreshPending(id, step.state === 'awaiting_approval');
@@ -399,7 +404,6 @@ export class Engine implements EnginePort {
     await this.d.store.unindexOpen(rec);
     await this.d.locks.release(rec.target, id);
     await this.d.redis.srem(`${this.d.config.engine.keyPrefix}:awaiting`, id);
-    await this.d.store.append(id, entry(this.env, `incident.${state}` as TimelineEntry['kind'], `incident ${state}: ${outcome}`, { outcome }));
     this.d.metrics.incidentsClosed.inc({ runbook: rec.runbook, outcome: state });
     this.d.log.info({ incident: id, state, outcome }, 'incident closed');
   }

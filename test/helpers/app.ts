@@ -5,16 +5,38 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { createApp } from '../../src/app.js';
 import type { App } from '../../src/app.js';
 import { parseConfig } from '../../src/config.js';
 
 export const RUNBOOKS_DIR = resolve(import.meta.dirname, '..', '..', 'runbooks');
 
+export interface TestTarget {
+  endpoints: string[];
+  role: 'cache' | 'store';
+  allowAutomatic?: boolean;
+  labels?: Record<string, string>;
+  username?: string;
+  /** Written as is: may be a `${VAR}` reference (pass `env`). */
+  password?: string;
+  /** `ca`/`cert`/`key` are file paths. */
+  tls?: { ca?: string; cert?: string; key?: string; servername?: string; rejectUnauthorized?: boolean };
+}
+
 export interface TestAppOptions {
-  storeUrl: string;
-  targets: Record<string, { endpoints: string[]; role: 'cache' | 'store'; allowAutomatic?: boolean; labels?: Record<string, string> }>;
+  /** The store as a URL (`store: { url }`); or give `storeYaml`. */
+  storeUrl?: string;
+  /** Replaces the whole `store:` line, e.g. `store: { cluster: { nodes: ["127.0.0.1:7000"] } }`. */
+  storeYaml?: string;
+  targets: Record<string, TestTarget>;
   prefix?: string;
+  /** Default `{<prefix>}`. */
+  queuePrefix?: string;
+  /** Environment for `${VAR}` interpolation (default: none). */
+  env?: NodeJS.ProcessEnv;
+  /** Logger for the app (default: pino at TEST_LOG_LEVEL, silent). */
+  log?: Logger;
   http?: boolean;
   worker?: boolean;
   schedules?: boolean;
@@ -31,16 +53,28 @@ export function testPrefix(): string {
 
 export function testConfigText(o: TestAppOptions & { prefix: string }): string {
   const targets = Object.entries(o.targets)
-    .map(([name, t]) => `  ${name}:\n    endpoints: [${t.endpoints.map((e) => `"${e}"`).join(', ')}]\n    role: ${t.role}\n    allowAutomatic: ${t.allowAutomatic ?? false}\n    labels: ${JSON.stringify(t.labels ?? {})}`)
+    .map(([name, t]) =>
+      [
+        `  ${name}:`,
+        `    endpoints: [${t.endpoints.map((e) => `"${e}"`).join(', ')}]`,
+        `    role: ${t.role}`,
+        `    allowAutomatic: ${t.allowAutomatic ?? false}`,
+        `    labels: ${JSON.stringify(t.labels ?? {})}`,
+        ...(t.username !== undefined ? [`    username: ${JSON.stringify(t.username)}`] : []),
+        ...(t.password !== undefined ? [`    password: ${JSON.stringify(t.password)}`] : []),
+        ...(t.tls !== undefined ? [`    tls: ${JSON.stringify(t.tls)}`] : []),
+      ].join('\n'),
+    )
     .join('\n');
-  return `store: { url: "${o.storeUrl}" }
+  if (o.storeYaml === undefined && o.storeUrl === undefined) throw new Error('testConfigText: give storeUrl or storeYaml');
+  return `${o.storeYaml ?? `store: { url: "${o.storeUrl}" }`}
 http: { host: 127.0.0.1, port: 0${o.token ? `, token: ${o.token}` : ''} }
 runbooksDir: ${o.runbooksDir ?? RUNBOOKS_DIR}
 engine:
   dryRun: ${o.dryRun ?? false}
   approvalTimeout: ${o.approvalTimeout ?? '30m'}
   keyPrefix: ${o.prefix}
-  queuePrefix: "{${o.prefix}}"
+  queuePrefix: ${JSON.stringify(o.queuePrefix ?? `{${o.prefix}}`)}
   workerConcurrency: 4
 logLevel: ${process.env['TEST_LOG_LEVEL'] ?? 'silent'}
 targets:
@@ -54,8 +88,8 @@ ${o.extraYaml ?? ''}`;
 
 export async function startTestApp(o: TestAppOptions): Promise<App> {
   const prefix = o.prefix ?? testPrefix();
-  const config = parseConfig(testConfigText({ ...o, prefix }), '<test>', {}, { baseDir: process.cwd() });
-  const log = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+  const config = parseConfig(testConfigText({ ...o, prefix }), '<test>', o.env ?? {}, { baseDir: process.cwd() });
+  const log = o.log ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
   return createApp(config, { http: o.http ?? true, worker: o.worker ?? true, schedules: o.schedules ?? false, log });
 }
 

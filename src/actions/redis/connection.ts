@@ -2,6 +2,7 @@
  * Plain single-node connections to target nodes, a per-target pool, and the few helpers every
  * Redis action shares: sending one command with error mapping, reading INFO, executing a plan.
  */
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { CommandOutcome, NodeRef, PlannedCommand, TargetHandle } from '../types.js';
 import { nodeKey } from '../types.js';
@@ -56,13 +57,30 @@ export function createNodeConnection(node: NodeRef, opts: NodeConnectionOptions 
       ca: opts.tls.ca,
       cert: opts.tls.cert,
       key: opts.tls.key,
-      servername: opts.tls.servername ?? node.host,
+      // SNI takes host names only (an IP is deprecated, DEP0123); the certificate is still checked against the IP.
+      servername: opts.tls.servername ?? (isIP(node.host) ? undefined : node.host),
       rejectUnauthorized: opts.tls.rejectUnauthorized,
     };
   }
   const client = new Redis(options);
-  client.on('error', () => undefined);
+  // Remember the connection's own failure (WRONGPASS, TLS, reset): see withConnectionCause.
+  client.on('error', (e: Error) => connectionErrors.set(client, e));
+  client.on('ready', () => connectionErrors.delete(client));
   return client;
+}
+
+/** The last connection-level failure of each node connection, until it is ready again. */
+const connectionErrors = new WeakMap<Redis, Error>();
+
+/**
+ * A command lost to a failing connection is rejected generically ("Reached the max retries per
+ * request limit", "Connection is closed."), e.g. while ioredis retries a handshake that the server
+ * refuses with WRONGPASS: report the connection's own failure instead.
+ */
+export function withConnectionCause(conn: Redis | undefined, err: unknown): unknown {
+  const cause = conn ? connectionErrors.get(conn) : undefined;
+  const msg = err instanceof Error ? err.message : String(err);
+  return cause && /max retries per request|Connection is closed/i.test(msg) ? cause : err;
 }
 
 /** Connections to the nodes of one target, one per `host:port`. */
@@ -126,11 +144,12 @@ export function toTargetError(err: unknown, node: NodeRef | string, what: string
 export async function sendCommand(ctx: { target: Pick<TargetHandle, 'connect'> }, node: NodeRef, argv: readonly string[]): Promise<unknown> {
   const [cmd, ...args] = argv;
   if (cmd === undefined) throw new TargetError('redis_error', 'empty command', false);
+  let conn: Redis | undefined;
   try {
-    const conn = await ctx.target.connect(node);
+    conn = await ctx.target.connect(node);
     return await conn.call(cmd, ...args);
   } catch (err) {
-    throw toTargetError(err, node, argv.slice(0, 2).join(' '));
+    throw toTargetError(withConnectionCause(conn, err), node, argv.slice(0, 2).join(' '));
   }
 }
 

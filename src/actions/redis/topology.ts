@@ -95,6 +95,10 @@ export interface Topology {
 type Handle = Pick<TargetHandle, 'connect' | 'endpoints' | 'sentinels' | 'sentinelMasterName' | 'mode' | 'name'>;
 
 function unreachable(target: Handle, what: string, cause?: unknown): TargetError {
+  // A node that answered with an error (WRONGPASS, NOPERM…) was reached: keep what it said.
+  if (cause instanceof TargetError && cause.code !== 'target_unreachable' && cause.code !== 'target_timeout') {
+    return new TargetError(cause.code, `${target.name}: ${what}: ${cause.message}`, cause.retryable, cause);
+  }
   return new TargetError('target_unreachable', `${target.name}: ${what}`, true, cause);
 }
 

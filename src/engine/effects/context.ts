@@ -56,7 +56,7 @@ export async function runOnNodes(
   try {
     nodes = await resolveNodes(target, step.on as NodeSelector, rec.node);
   } catch (e) {
-    return { nodes: [], runs: [{ node: { host: '?', port: 0 }, ok: false, error: { code: redisErrorCode(e), message: (e as Error).message }, ms: 0 }] };
+    return { nodes: [], runs: [{ node: { host: '?', port: 0 }, ok: false, error: { code: e instanceof RunbooksError ? e.code : redisErrorCode(e), message: (e as Error).message }, ms: 0 }] };
   }
   const input = action.input.parse(step.with);
   const runs: StepRun[] = [];

@@ -26,14 +26,16 @@ export async function runSteps(
   ctx: MachineContext,
   steps: StepDef[],
   opts: { derive: boolean; timelineKind: 'finding' | 'verification.poll' },
-): Promise<{ findings: Record<string, unknown>; failures: number }> {
+): Promise<{ findings: Record<string, unknown>; failures: number; codes: string[] }> {
   const findings: Record<string, unknown> = {};
   let failures = 0;
+  const codes = new Set<string>();
   for (const step of steps) {
     const { runs } = await runOnNodes(env, rec, target, step, { ...ctx.findings, ...findings }, ctx.params, def.name);
     findings[step.id] = findingOf(step.on, runs);
     const bad = runs.filter((r) => !r.ok);
     failures += bad.length === runs.length ? 1 : 0;
+    for (const b of bad) if (b.error?.code) codes.add(b.error.code);
     await env.store.append(
       rec.id,
       entry(env, bad.length > 0 ? 'error' : opts.timelineKind, `${step.id} (${step.action} on ${runs.map((r) => nodeKey(r.node)).join(', ') || 'no node'}): ${bad.length > 0 ? bad.map((b) => `${b.error?.code}: ${b.error?.message}`).join('; ') : summarise(findings[step.id], 300)}`, {
@@ -54,13 +56,13 @@ export async function runSteps(
       await env.store.append(rec.id, entry(env, 'finding', `derived: ${summarise(derived, 300)}`, { derived }));
     }
   }
-  return { findings, failures };
+  return { findings, failures, codes: [...codes] };
 }
 
 export async function diagnose(env: EffectEnv, rec: IncidentRecord, target: TargetHandle, def: RunbookDef, ctx: MachineContext): Promise<EffectOutcome> {
-  const { findings, failures } = await runSteps(env, rec, target, def, ctx, def.diagnose, { derive: true, timelineKind: 'finding' });
+  const { findings, failures, codes } = await runSteps(env, rec, target, def, ctx, def.diagnose, { derive: true, timelineKind: 'finding' });
   if (failures === def.diagnose.length) {
-    return { failed: { code: 'diagnosis_failed', message: `every diagnostic step failed on target ${target.name}; is it reachable?` } };
+    return { failed: { code: 'diagnosis_failed', message: `every diagnostic step failed on target ${target.name} (${codes.join(', ') || 'no node'}); is it reachable, are its credentials right?` } };
   }
   return { result: { kind: 'diagnose', findings } };
 }

@@ -34,6 +34,9 @@ export function connectStore(cfg: StoreConfig, role: StoreRole): StoreClient {
         ...base,
         sentinels: cfg.sentinels.map((n) => ({ host: n.host, port: n.port })),
         name: cfg.masterName,
+        // Follow a failover at once (+switch-master): otherwise a connection stays on the demoted
+        // primary, which keeps accepting writes until Sentinel converts it (~8 s) and they are lost.
+        failoverDetector: true,
         ...(cfg.username ? { username: cfg.username } : {}),
         ...(cfg.password ? { password: cfg.password } : {}),
         ...(cfg.sentinelPassword ? { sentinelPassword: cfg.sentinelPassword } : {}),
