@@ -30,6 +30,9 @@ import { syncSchedules } from './engine/schedules.js';
 import type { WorkerHandle } from './engine/worker.js';
 import { routeAlert } from './triggers/alertmanager/route.js';
 import { createHttpServer } from './triggers/http/server.js';
+import { createSlack } from './triggers/slack/index.js';
+import type { SlackDoor } from './triggers/slack/index.js';
+import type { IncidentNotifier } from './engine/types.js';
 import type { HttpDoor } from './triggers/http/server.js';
 import type { Queue } from 'bullmq';
 
@@ -106,6 +109,9 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
   const metrics = createMetrics();
   const targets = new TargetRegistry(config.targets);
   const incidentStore = new IncidentStore(redis, keys);
+  // The Slack door needs the engine and the engine needs its notifier: forward until both exist.
+  let slack: SlackDoor | undefined;
+  const notifier: IncidentNotifier | undefined = config.slack ? { sync: (id) => (slack ? slack.notifier.sync(id) : Promise.reject(new Error('slack is starting'))) } : undefined;
   const engine = new Engine({
     redis,
     queue,
@@ -118,7 +124,11 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
     metrics,
     log,
     now: opts.now ?? Date.now,
+    ...(notifier ? { notifier } : {}),
   });
+  if (config.slack) {
+    slack = createSlack({ config: config.slack, engine, approvers: config.approvers, redis, keys, log, maxBodyBytes: config.http.maxBodyBytes, now: opts.now ?? Date.now });
+  }
   let worker: WorkerHandle | undefined;
   let workerConn: StoreClient | undefined;
   if (opts.worker) {
@@ -141,11 +151,13 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
       log,
       ...(config.http.token !== undefined ? { token: config.http.token } : {}),
       maxBodyBytes: config.http.maxBodyBytes,
+      ...(slack?.extraRoutes ? { extraRoutes: slack.extraRoutes } : {}),
     });
     const { port } = await door.listen(config.http.port, config.http.host);
     http = { door, port, url: `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}` };
     log.info({ url: http.url }, 'http listening');
   }
+  if (slack && (opts.http || opts.worker)) await slack.start();
   let closed = false;
   return {
     config,
@@ -164,6 +176,7 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
       // Each step is bounded: a dead store must not hang shutdown.
       const bounded = (p: Promise<unknown>, ms = 5000): Promise<unknown> => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
       if (http) await bounded(http.door.close(), 6000);
+      if (slack) await bounded(slack.stop(), 3000);
       if (worker) await bounded(worker.close(5000), 6000);
       await bounded(queue.close(), 3000);
       await bounded(targets.close(), 3000);

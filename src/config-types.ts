@@ -64,6 +64,25 @@ export interface ScheduleConfig {
   dryRun: boolean;
 }
 
+/**
+ * Slack (issue 3): incident threads, approval buttons and `/redis`. Without it the engine runs
+ * unchanged and approvals go through the CLI / HTTP API.
+ */
+export interface SlackConfig {
+  /** Bot token (`xoxb-…`). Resolved secret: never logged, never posted. */
+  botToken: string;
+  /** Signing secret that authenticates requests to `POST /slack/events`. Never logged. */
+  signingSecret: string;
+  /** App-level token (`xapp-…`): when set, Bolt uses Socket Mode instead of `POST /slack/events`. */
+  appToken?: string;
+  /** Channel ID incident messages go to unless the target has its own. */
+  defaultChannel: string;
+  /** Per-target channel IDs (target name → channel ID), overriding `defaultChannel`. */
+  channels: Record<string, string>;
+  /** Web API base URL, ending with `/` (default `https://slack.com/api/`; GovSlack, tests). */
+  apiUrl: string;
+}
+
 export interface AppConfig {
   /** Path of the config file this was read from (for messages), or '<defaults>'. */
   source: string;
@@ -83,5 +102,7 @@ export interface AppConfig {
     queuePrefix: string;
     keyPrefix: string;
   };
+  /** Absent: no Slack. */
+  slack?: SlackConfig;
   logLevel: string;
 }

@@ -13,7 +13,7 @@ import type { YAMLError } from 'yaml';
 import { z } from 'zod';
 import type { NodeRef } from './actions/types.js';
 import { ROLES } from './config-types.js';
-import type { AppConfig, RouteConfig, StoreConfig, TargetConfig } from './config-types.js';
+import type { AppConfig, RouteConfig, SlackConfig, StoreConfig, TargetConfig } from './config-types.js';
 import { ConfigError } from './errors.js';
 import { parseDuration } from './util/duration.js';
 
@@ -388,6 +388,25 @@ const scheduleSchema = z.strictObject({
   dryRun: bool.default(true),
 });
 
+/** Default Slack Web API base URL. */
+export const SLACK_API_URL = 'https://slack.com/api/';
+
+/** Channel IDs, not names: names change, and conversations.history needs the ID. */
+const channelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a channel ID like C0123456789 (not a #name)');
+
+const slackSchema = z.strictObject({
+  // Secret values are checked by shape only; messages never echo them.
+  botToken: z.string().regex(/^xox[bp]-\S+$/, 'expected a bot token (xoxb-...)'),
+  signingSecret: z.string().regex(/^\S{8,}$/, 'expected the app signing secret'),
+  appToken: z.string().regex(/^xapp-\S+$/, 'expected an app-level token (xapp-...) for Socket Mode').optional(),
+  defaultChannel: channelId,
+  channels: z.record(z.string(), channelId).default({}),
+  apiUrl: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'expected an http(s) URL like https://slack.com/api/')
+    .default(SLACK_API_URL),
+});
+
 function configSchema(baseDir: string) {
   return z.strictObject({
     store: storeSchema(baseDir).optional(),
@@ -437,8 +456,18 @@ function configSchema(baseDir: string) {
         keyPrefix: nonEmpty.default('rr'),
       })
       .prefault({}),
+    slack: slackSchema.optional(),
     logLevel: z.enum(LOG_LEVELS).optional(),
-  });
+  }).superRefine(
+    (c, ctx) => {
+      const channels = (c.slack as { channels?: unknown } | undefined)?.channels;
+      if (!isPlainObject(channels) || !isPlainObject(c.targets)) return;
+      for (const name of Object.keys(channels)) {
+        if (!Object.hasOwn(c.targets, name)) ctx.addIssue({ code: 'custom', path: ['slack', 'channels', name], message: 'not a configured target' });
+      }
+    },
+    { when: isObjectPayload },
+  );
 }
 
 type ParsedConfig = z.output<ReturnType<typeof configSchema>>;
@@ -485,7 +514,19 @@ function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrid
     logLevel,
   };
   if (p.store !== undefined) cfg.store = buildStore(p.store);
+  if (p.slack !== undefined) cfg.slack = buildSlack(p.slack);
   return cfg;
+}
+
+function buildSlack(s: NonNullable<ParsedConfig['slack']>): SlackConfig {
+  return {
+    botToken: s.botToken,
+    signingSecret: s.signingSecret,
+    ...(s.appToken !== undefined && { appToken: s.appToken }),
+    defaultChannel: s.defaultChannel,
+    channels: s.channels,
+    apiUrl: s.apiUrl.endsWith('/') ? s.apiUrl : `${s.apiUrl}/`,
+  };
 }
 
 function buildTarget(name: string, t: ParsedTarget): TargetConfig {

@@ -15,6 +15,14 @@ export interface Keys {
   dedup(fp: string, startsAt: string, status: string): string;
   lock(target: string): string;
   runbookDef(hash: string): string;
+  /** Slack root message of an incident: hash { channel, ts, claimedAt, rendered }. */
+  slackMessage(id: string): string;
+  /** Stream id of the last timeline entry posted into the incident's Slack thread. */
+  slackCursor(id: string): string;
+  /** Short per-incident lock held while one process syncs the incident to Slack. */
+  slackLock(id: string): string;
+  /** Set (with a TTL) while Slack asked us to back off (429 Retry-After, 5xx): syncs wait. */
+  slackPause: string;
 }
 
 export function makeKeys(prefix: string): Keys {
@@ -30,5 +38,9 @@ export function makeKeys(prefix: string): Keys {
     dedup: (fp, startsAt, status) => `${p}:dedup:${fp}:${startsAt}:${status}`,
     lock: (target) => `${p}:lock:${target}`,
     runbookDef: (hash) => `${p}:runbook:${hash}`,
+    slackMessage: (id) => `${p}:inc:{${id}}:slack`,
+    slackCursor: (id) => `${p}:inc:{${id}}:slack:cursor`,
+    slackLock: (id) => `${p}:inc:{${id}}:slack:lock`,
+    slackPause: `${p}:slack:pause`,
   };
 }

@@ -19,8 +19,8 @@ async function nodeStatus(target: TargetHandle, node: NodeRef): Promise<TargetSt
     const c = await target.connect(node);
     const text = String(await c.call('INFO', 'memory', 'clients', 'replication', 'cluster'));
     const info = parseInfo(text);
-    const mem = info['Memory'] ?? {};
-    const repl = info['Replication'] ?? {};
+    const mem = info['memory'] ?? {};
+    const repl = info['replication'] ?? {};
     const used = num(mem['used_memory']);
     const max = num(mem['maxmemory']);
     const role = repl['role'] === 'master' ? 'primary' : repl['role'] === 'slave' ? 'replica' : repl['role'];
@@ -29,7 +29,7 @@ async function nodeStatus(target: TargetHandle, node: NodeRef): Promise<TargetSt
         ? `replica of ${repl['master_host']}:${repl['master_port']}, link ${repl['master_link_status']}, last io ${repl['master_last_io_seconds_ago']} s`
         : `${repl['connected_slaves'] ?? '0'} replica(s)`;
     let clusterState: string | undefined;
-    if (info['Cluster']?.['cluster_enabled'] === '1') {
+    if (info['cluster']?.['cluster_enabled'] === '1') {
       const ci = String(await c.call('CLUSTER', 'INFO'));
       clusterState = /cluster_state:(\w+)/.exec(ci)?.[1];
     }
@@ -41,7 +41,7 @@ async function nodeStatus(target: TargetHandle, node: NodeRef): Promise<TargetSt
       ...(max !== undefined ? { maxmemory: max } : {}),
       usage: used !== undefined && max ? used / max : null,
       ...(mem['maxmemory_policy'] !== undefined ? { policy: mem['maxmemory_policy'] } : {}),
-      ...(num(info['Clients']?.['connected_clients']) !== undefined ? { connectedClients: num(info['Clients']?.['connected_clients']) as number } : {}),
+      ...(num(info['clients']?.['connected_clients']) !== undefined ? { connectedClients: num(info['clients']?.['connected_clients']) as number } : {}),
       replication,
       ...(clusterState !== undefined ? { clusterState } : {}),
     };

@@ -418,3 +418,58 @@ describe('parseEndpoint and parseDuration', () => {
     expect(() => parseDuration(Number.NaN)).toThrow(RangeError);
   });
 });
+
+describe('parseConfig: slack (issue 3)', () => {
+  const TARGETS = 'targets:\n  cache-prod: { endpoints: [h:1], role: cache }\n  sessions: { endpoints: [h:2], role: store }\n';
+  const ENV = { SLACK_BOT_TOKEN: 'xoxb-1-secret-bot', SLACK_SIGNING_SECRET: 'sign-secret-abc', SLACK_APP_TOKEN: 'xapp-1-secret-app' };
+
+  it('is absent unless configured: the engine runs without Slack', () => {
+    expect(parse(TARGETS).slack).toBeUndefined();
+  });
+
+  it('reads tokens from the environment, defaults apiUrl, and keeps per-target channels', () => {
+    const cfg = parse(`${TARGETS}slack:\n  botToken: \${SLACK_BOT_TOKEN}\n  signingSecret: \${SLACK_SIGNING_SECRET}\n  defaultChannel: C0OPS\n  channels: { sessions: G0SESS }\n`, ENV);
+    expect(cfg.slack).toEqual({
+      botToken: 'xoxb-1-secret-bot',
+      signingSecret: 'sign-secret-abc',
+      defaultChannel: 'C0OPS',
+      channels: { sessions: 'G0SESS' },
+      apiUrl: 'https://slack.com/api/',
+    });
+  });
+
+  it('takes an app-level token (Socket Mode) and a custom API URL, normalised to end with /', () => {
+    const cfg = parse(`${TARGETS}slack:\n  botToken: \${SLACK_BOT_TOKEN}\n  signingSecret: \${SLACK_SIGNING_SECRET}\n  appToken: \${SLACK_APP_TOKEN}\n  defaultChannel: C0OPS\n  apiUrl: https://slack-gov.com/api\n`, ENV);
+    expect(cfg.slack?.appToken).toBe('xapp-1-secret-app');
+    expect(cfg.slack?.apiUrl).toBe('https://slack-gov.com/api/');
+    expect(cfg.slack?.channels).toEqual({});
+  });
+
+  it('errors name the path, never the secret values', () => {
+    const msg = errorOf(
+      `${TARGETS}slack:\n  botToken: \${SLACK_APP_TOKEN}\n  signingSecret: "x y"\n  appToken: \${SLACK_BOT_TOKEN}\n  defaultChannel: "#redis-ops"\n  channels: { nope: C0X, sessions: general }\n  apiUrl: "ftp://x"\n  extra: 1\n`,
+      ENV,
+    );
+    expect(msg.split('\n').sort()).toEqual([
+      'config.yaml: slack.apiUrl: expected an http(s) URL like https://slack.com/api/',
+      'config.yaml: slack.appToken: expected an app-level token (xapp-...) for Socket Mode',
+      'config.yaml: slack.botToken: expected a bot token (xoxb-...)',
+      'config.yaml: slack.channels.nope: not a configured target',
+      'config.yaml: slack.channels.sessions: expected a channel ID like C0123456789 (not a #name)',
+      'config.yaml: slack.defaultChannel: expected a channel ID like C0123456789 (not a #name)',
+      'config.yaml: slack.extra: unknown key',
+      'config.yaml: slack.signingSecret: expected the app signing secret',
+    ]);
+    expect(msg).not.toContain('secret-bot');
+    expect(msg).not.toContain('secret-app');
+  });
+
+  it('requires the bot token, the signing secret and a default channel', () => {
+    expect(errorOf(`${TARGETS}slack: {}\n`).split('\n').sort()).toEqual([
+      'config.yaml: slack.botToken: required',
+      'config.yaml: slack.defaultChannel: required',
+      'config.yaml: slack.signingSecret: required',
+    ]);
+    expect(errorOf(`${TARGETS}slack:\n  botToken: \${SLACK_BOT_TOKEN}\n  signingSecret: s3cr3t-s3cr3t\n  defaultChannel: C0OPS\n`)).toBe('config.yaml: slack.botToken: environment variable SLACK_BOT_TOKEN is not set');
+  });
+});
