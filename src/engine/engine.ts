@@ -476,6 +476,8 @@ export class Engine implements EnginePort {
     for (const id of await this.d.store.openIds()) {
       const rec = await this.d.store.get(id);
       if (!rec) continue;
+      // Let the notifier (Slack) catch up with whatever changed while no process ran.
+      if (this.d.notifier) await this.d.queue.add('notify', { type: 'notify', incidentId: id }, NOTIFY_JOB_OPTS);
       if (FINAL_STATES.includes(rec.state)) {
         await this.closed(id, rec.state, rec.outcome ?? rec.state);
         continue;
