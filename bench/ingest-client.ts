@@ -30,6 +30,8 @@ export interface ClientResult {
   accepted: number;
   non202: number;
   statuses: Record<string, number>;
+  /** CPU time of this client process during the measured run (ms). */
+  clientCpuMs: number;
 }
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as ClientConfig;
@@ -87,7 +89,11 @@ async function drive(list: string[]): Promise<{ lat: number[]; accepted: number;
 async function main(): Promise<void> {
   if (cfg.warmup > 0) await drive(bodies(`${cfg.fpPrefix}w`, cfg.warmup));
   const list = bodies(`${cfg.fpPrefix}m`, cfg.total);
+  process.stdout.write('ready\n');
+  await new Promise<void>((res) => process.stdin.once('data', () => res()));
+  const cpu0 = process.cpuUsage();
   const r = await drive(list);
+  const cpu = process.cpuUsage(cpu0);
   const s = summarize(r.lat);
   const out: ClientResult = {
     alerts: cfg.total,
@@ -99,9 +105,11 @@ async function main(): Promise<void> {
     accepted: r.accepted,
     non202: list.length - (r.statuses['202'] ?? 0),
     statuses: r.statuses,
+    clientCpuMs: (cpu.user + cpu.system) / 1000,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
   agent.destroy();
+  process.stdin.destroy();
 }
 
 main().catch((e: unknown) => {

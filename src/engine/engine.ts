@@ -21,7 +21,7 @@ import type { TargetLocks } from './locks.js';
 import type { Metrics } from './metrics.js';
 import { stepMachine } from './machine/run.js';
 import type { Effect, MachineContext, MachineEvent } from './machine/types.js';
-import { NOTIFY_JOB_OPTS, alertJobId, effectJobId, safeId } from './queue.js';
+import { ALERT_JOB_OPTS, EFFECT_JOB_OPTS, NOTIFY_JOB_OPTS, alertJobId, effectJobId, safeId } from './queue.js';
 import type { JobData } from './queue.js';
 import type { IncidentRecord, IncidentStore, StoreClient } from './store/incidents.js';
 import type { TargetRegistry } from './targets.js';
@@ -50,7 +50,7 @@ const LOCK_RETRY_MS = 2000;
 
 function newIncidentId(now: number): string {
   const d = new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
-  return `inc-${d}-${randomBytes(3).toString('hex')}`;
+  return `inc-${d}-${randomBytes(6).toString('hex')}`;
 }
 
 export class Engine implements EnginePort {
@@ -99,7 +99,7 @@ export class Engine implements EnginePort {
         }
       });
       try {
-        await this.d.queue.addBulk(fresh.map((r) => ({ name: 'alert', data: { type: 'alert' as const, routed: r, receivedAt: now }, opts: { jobId: alertJobId(r) } })));
+        await this.d.queue.addBulk(fresh.map((r) => ({ name: 'alert', data: { type: 'alert' as const, routed: r, receivedAt: now }, opts: { jobId: alertJobId(r), ...ALERT_JOB_OPTS } })));
       } catch (e) {
         await Promise.all(claimed.map((k) => this.d.redis.del(k).catch(() => 0)));
         throw e;
@@ -393,7 +393,7 @@ export class Engine implements EnginePort {
           break;
         }
         default:
-          await this.d.queue.add(e.kind, { type: 'effect', incidentId: id, effect: e }, { jobId: effectJobId(id, e), ...(e.kind === 'verify' && e.delayMs > 0 ? { delay: e.delayMs } : {}) });
+          await this.d.queue.add(e.kind, { type: 'effect', incidentId: id, effect: e }, { jobId: effectJobId(id, e), ...EFFECT_JOB_OPTS, ...(e.kind === 'verify' && e.delayMs > 0 ? { delay: e.delayMs } : {}) });
       }
     }
   }
@@ -441,7 +441,7 @@ export class Engine implements EnginePort {
         return;
     }
     if ('deferred' in out) {
-      await this.d.queue.add(effect.kind, { type: 'effect', incidentId: id, effect, attempt: attempt + 1 }, { jobId: effectJobId(id, effect, attempt + 1), delay: LOCK_RETRY_MS });
+      await this.d.queue.add(effect.kind, { type: 'effect', incidentId: id, effect, attempt: attempt + 1 }, { jobId: effectJobId(id, effect, attempt + 1), ...EFFECT_JOB_OPTS, delay: LOCK_RETRY_MS });
       return;
     }
     const at = this.d.now();
@@ -462,7 +462,7 @@ export class Engine implements EnginePort {
       risk: s?.risk,
       timeoutMs: e.timeoutMs,
     }));
-    await this.d.queue.add('approval.expired', { type: 'event', incidentId: rec.id, event: { type: 'approval.expired', at: 0, key: e.key } }, { jobId: safeId(`${rec.id}-exp-${e.key}`), delay: e.timeoutMs });
+    await this.d.queue.add('approval.expired', { type: 'event', incidentId: rec.id, event: { type: 'approval.expired', at: 0, key: e.key } }, { jobId: safeId(`${rec.id}-exp-${e.key}`), ...EFFECT_JOB_OPTS, delay: e.timeoutMs });
   }
 
   /** An event job (timers): stamp it with the current time and apply it. */
@@ -497,7 +497,7 @@ export class Engine implements EnginePort {
       const job = await this.d.queue.getJob(effectJobId(id, effect));
       if (job && !(await job.isCompleted()) && !(await job.isFailed())) continue;
       if (kind === 'request-approval' && job) continue;
-      await this.d.queue.add(effect.kind, { type: 'effect', incidentId: id, effect }, { jobId: effectJobId(id, effect, job ? 100 : 0) });
+      await this.d.queue.add(effect.kind, { type: 'effect', incidentId: id, effect }, { jobId: effectJobId(id, effect, job ? 100 : 0), ...EFFECT_JOB_OPTS });
       n++;
     }
     return n;

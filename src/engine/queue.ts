@@ -29,11 +29,20 @@ export function effectJobId(incidentId: string, e: Effect, attempt = 0): string 
   return safeId(`${incidentId}-e${e.seq}-${e.kind}${attempt > 0 ? `-w${attempt}` : ''}`);
 }
 
+/**
+ * Effect and timer jobs hold nothing once done (the incident record is the state; a redelivered
+ * or stale one is ignored by the sequence check), so they are removed on completion.
+ */
+export const EFFECT_JOB_OPTS: JobsOptions = { removeOnComplete: true };
+
+/** Alert jobs are kept an hour: their deterministic id is a second guard against redelivery. */
+export const ALERT_JOB_OPTS: JobsOptions = { removeOnComplete: { age: 3600, count: 20_000 } };
+
 /** Notification jobs retry for a long time (Slack down for an hour must still catch up). */
 export const NOTIFY_JOB_OPTS: JobsOptions = {
   attempts: 25,
   backoff: { type: 'exponential', delay: 1000 },
-  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnComplete: true,
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 

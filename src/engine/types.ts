@@ -74,7 +74,7 @@ export type TimelineKind =
 
 /** One timeline entry. `data` is JSON; it never holds secrets. */
 export interface TimelineEntry {
-  /** Stream id (assigned by the store). */
+  /** Entry id (assigned by the store): `<position>-0`, ordered like a stream id. */
   id?: string;
   at: string; // ISO-8601 UTC
   kind: TimelineKind;

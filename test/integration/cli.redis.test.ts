@@ -72,6 +72,6 @@ describe('embedded default store', () => {
     // the incident survived in the store's AOF: a second command finds it
     const list = cli(['incidents', 'list', '--config', cfg]);
     expect(list.code).toBe(0);
-    expect(list.out).toMatch(/inc-\d{8}-[0-9a-f]{6}\s+completed\s+redis-memory-pressure/);
+    expect(list.out).toMatch(/inc-\d{8}-[0-9a-f]{12}\s+completed\s+redis-memory-pressure/);
   });
 });

@@ -171,7 +171,7 @@ describe('the engine store on Redis Sentinel', () => {
     // written to the new primary: ioredis followed the master (nothing went to the demoted one)
     const kinds = await closedTimeline(a, id);
     expect(kinds).toContain('incident.resolved');
-    expect(await next.client().xlen(`${prefix}:inc:{${id}}:timeline`)).toBe(kinds.length);
+    expect(await next.client().llen(`${prefix}:inc:{${id}}:timeline`)).toBe(kinds.length);
     expect((await next.client().hget(`${prefix}:inc:{${id}}`, 'state'))).toBe('resolved');
   });
 });

@@ -43,17 +43,43 @@ export function incidentStateOf(value: unknown): IncidentState {
   return 'deciding';
 }
 
+/** Where the provided actions of a machine collect into during one (synchronous) step. */
+interface Sink {
+  effects: Effect[];
+  notes: MachineNote[];
+}
+
+/**
+ * The machine with its `effect` / `note` actions provided, built once per compiled machine
+ * (`provide()` per step cost more than the step itself). A step runs synchronously, so one sink
+ * per machine, swapped in for the duration of the step, is safe.
+ */
+const provided = new WeakMap<AnyStateMachine, { machine: AnyStateMachine; sink: Sink }>();
+
+function withSink(machine: AnyStateMachine): { machine: AnyStateMachine; sink: Sink } {
+  let hit = provided.get(machine);
+  if (!hit) {
+    const sink: Sink = { effects: [], notes: [] };
+    const m = machine.provide({
+      actions: {
+        effect: (_: unknown, p: Effect) => void sink.effects.push(p),
+        note: (_: unknown, p: MachineNote) => {
+          if (p.summary) sink.notes.push(p);
+        },
+      },
+    });
+    hit = { machine: m, sink };
+    provided.set(machine, hit);
+  }
+  return hit;
+}
+
 export function stepMachine(machine: AnyStateMachine, from: { snapshot: unknown } | { input: MachineContext }, event?: MachineEvent): StepResult {
+  const { machine: m, sink } = withSink(machine);
   const effects: Effect[] = [];
   const notes: MachineNote[] = [];
-  const m = machine.provide({
-    actions: {
-      effect: (_: unknown, p: Effect) => void effects.push(p),
-      note: (_: unknown, p: MachineNote) => {
-        if (p.summary) notes.push(p);
-      },
-    },
-  });
+  sink.effects = effects;
+  sink.notes = notes;
   const actor = 'snapshot' in from ? createActor(m, { snapshot: from.snapshot as never }) : createActor(m, { input: from.input });
   let error: string | undefined;
   actor.subscribe({ error: (e) => void (error = e instanceof Error ? e.message : String(e)) });

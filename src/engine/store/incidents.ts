@@ -1,14 +1,20 @@
 /**
  * The incident store: one hash per incident (metadata + the machine snapshot + a version), a
- * stream per incident for its timeline, and indexes. Snapshot writes are a compare-and-set on the
+ * list per incident for its timeline, and indexes. Snapshot writes are a compare-and-set on the
  * version (Lua), so events apply one at a time per incident across any number of workers; the
- * machine's own timeline entries are appended in the same atomic step.
+ * machine's own timeline entries are appended in the same atomic step. The timeline is an
+ * append-only list.
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { IncidentState, TimelineEntry } from '../types.js';
 import type { Keys } from '../keys.js';
 
 export type StoreClient = Redis | Cluster;
+
+/** The store client with our compare-and-set script defined on it. */
+interface CasClient {
+  rrCas(incidentKey: string, timelineKey: string, ...args: string[]): Promise<number>;
+}
 
 /** What is stored per incident. */
 export interface IncidentRecord {
@@ -38,7 +44,7 @@ local nf = tonumber(ARGV[2])
 local i = 3
 for j = 1, nf do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2 end
 local nt = tonumber(ARGV[i]); i = i + 1
-for j = 1, nt do redis.call('XADD', KEYS[2], '*', 'e', ARGV[i]); i = i + 1 end
+for j = 1, nt do redis.call('RPUSH', KEYS[2], ARGV[i]); i = i + 1 end
 return 1
 `;
 
@@ -67,7 +73,10 @@ export class IncidentStore {
   constructor(
     private readonly redis: StoreClient,
     private readonly keys: Keys,
-  ) {}
+  ) {
+    // EVALSHA with a cached script instead of sending the Lua text on every write.
+    if (typeof (redis as unknown as CasClient).rrCas !== 'function') redis.defineCommand('rrCas', { numberOfKeys: 2, lua: CAS });
+  }
 
   /** Compare-and-set: write `fields` (and bump the version) only if the stored version is `expected` (0 = create). */
   async cas(id: string, expected: number, fields: Partial<IncidentRecord>, notes: TimelineEntry[]): Promise<boolean> {
@@ -75,7 +84,7 @@ export class IncidentStore {
     const args: string[] = [expected === 0 ? '' : String(expected), String(Object.keys(enc).length)];
     for (const [k, v] of Object.entries(enc)) args.push(k, v);
     args.push(String(notes.length), ...notes.map((n) => JSON.stringify(n)));
-    const r = await this.redis.eval(CAS, 2, this.keys.incident(id), this.keys.timeline(id), ...args);
+    const r = await (this.redis as unknown as CasClient).rrCas(this.keys.incident(id), this.keys.timeline(id), ...args);
     if (r === 1) this.onChange?.(id);
     return r === 1;
   }
@@ -85,13 +94,15 @@ export class IncidentStore {
   }
 
   async append(id: string, entry: TimelineEntry): Promise<void> {
-    await this.redis.xadd(this.keys.timeline(id), '*', 'e', JSON.stringify(entry));
+    await this.redis.rpush(this.keys.timeline(id), JSON.stringify(entry));
     this.onChange?.(id);
   }
 
   async timeline(id: string): Promise<TimelineEntry[]> {
-    const rows = await this.redis.xrange(this.keys.timeline(id), '-', '+');
-    return rows.map(([sid, fields]) => ({ ...(JSON.parse(fields[1] ?? '{}') as TimelineEntry), id: sid }));
+    // An append-only list (smaller than a stream); an entry's id is its position, `<n>-0`, which
+    // orders like a stream id (the Slack thread cursor compares them).
+    const rows = await this.redis.lrange(this.keys.timeline(id), 0, -1);
+    return rows.map((row, i) => ({ ...(JSON.parse(row) as TimelineEntry), id: `${i + 1}-0` }));
   }
 
   async index(id: string, createdAtMs: number): Promise<void> {
