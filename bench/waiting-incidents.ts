@@ -126,24 +126,25 @@ async function sampleKeys(app: App & { prefix: string }, id: string): Promise<Re
   return out;
 }
 
-/** What the same incident would take in other layouts: timeline as a LIST instead of a STREAM, record as one JSON string instead of a hash. */
+/** What the same incident would take in other layouts: timeline as a STREAM (before) instead of the LIST (now), record as one JSON string instead of a hash. */
 async function whatIfLayouts(app: App & { prefix: string }, id: string): Promise<Record<string, number>> {
   const r = app.redis;
   const mem = async (k: string): Promise<number> => Number((await r.call('MEMORY', 'USAGE', k, 'SAMPLES', '0')) ?? 0);
-  const tl = await r.xrange(`${app.prefix}:inc:{${id}}:timeline`, '-', '+');
+  const tl = await r.lrange(`${app.prefix}:inc:{${id}}:timeline`, 0, -1);
   const h = await r.hgetall(`${app.prefix}:inc:{${id}}`);
-  const lk = `${app.prefix}:whatif:list`;
+  const xk = `${app.prefix}:whatif:stream`;
   const sk = `${app.prefix}:whatif:string`;
-  await r.rpush(lk, ...tl.map(([, fields]) => fields[1] ?? ''));
+  for (const e of tl) await r.xadd(xk, '*', 'e', e);
   await r.set(sk, JSON.stringify(h));
   const out = {
-    'timeline as STREAM (now)': await mem(`${app.prefix}:inc:{${id}}:timeline`),
-    'timeline as LIST': await mem(lk),
-    'timeline JSON bytes': tl.reduce((a, [, fields]) => a + (fields[1] ?? '').length, 0),
+    'timeline as LIST (now)': await mem(`${app.prefix}:inc:{${id}}:timeline`),
+    'timeline as STREAM': await mem(xk),
+    'timeline JSON bytes': tl.reduce((a, e) => a + e.length, 0),
     'record as HASH (now)': await mem(`${app.prefix}:inc:{${id}}`),
     'record as one JSON string': await mem(sk),
   };
-  await r.del(lk, sk);
+  await r.del(xk);
+  await r.del(sk);
   return out;
 }
 
@@ -214,7 +215,7 @@ export async function benchWaiting(store: RedisProcess, target: RedisProcess, o:
     row('4', 'incident id collisions while opening', 'count', run.collisions + warm.collisions, 0, '0 expected', { op: 'info' }, 'engine.run threw "incident id collision"; retried'),
     row('4', 'store bytes per waiting incident (used_memory Δ/n)', 'B', perIncident, plainPer, 'plain 1 KB string/key', { op: '<', limit: 4096 }),
     row('4', `store bytes, ${extrapolated ? `extrapolated to ${o.incidents}` : `${n}`} waiting`, 'MB', (perIncident * o.incidents) / MB, emptyUsed / MB, 'empty store used_memory', { op: 'info' }),
-    row('4', 'split: engine keys of 1 incident (MEMORY USAGE)', 'B', engineBytes, plainPer, 'plain 1 KB string/key', { op: 'info' }, 'hash + timeline stream + intent marker'),
+    row('4', 'split: engine keys of 1 incident (MEMORY USAGE)', 'B', engineBytes, plainPer, 'plain 1 KB string/key', { op: 'info' }, 'hash + timeline list + intent marker'),
     row('4', 'split: its BullMQ job hashes (MEMORY USAGE)', 'B', queueBytes, plainPer, 'plain 1 KB string/key', { op: 'info' }, 'retained completed effect jobs + delayed expiry job'),
   ];
   return {
