@@ -159,6 +159,10 @@ async function waitEphemeral(user: string, re: RegExp): Promise<string> {
 async function awaitingWithButtons(a: App, id: string): Promise<{ inc: IncidentDetail; root: FakeMessage }> {
   const inc = await waitState(a, id, ['awaiting_approval']);
   const root = await waitRoot(id, (m) => buttons(m).approve !== undefined, 'approval buttons');
+  // The request is written by its own job just after the state changes: let it land, so callers
+  // that count timeline entries start from a settled timeline.
+  const stop = Date.now() + 10_000;
+  while (!((await a.engine.getTimeline(id)) ?? []).some((e) => e.kind === 'approval.requested') && Date.now() < stop) await new Promise((r) => setTimeout(r, 20));
   return { inc, root };
 }
 
