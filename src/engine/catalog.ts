@@ -38,6 +38,11 @@ export class RunbookCatalog {
     return this.all().map((rb) => ({ name: rb.def.name, match: rb.def.match }));
   }
 
+  /** The version with this hash, if this process has it compiled already (no I/O). */
+  cached(hash: string): CompiledRunbook | undefined {
+    return this.hashes.get(hash);
+  }
+
   /** The exact version an incident was opened with. */
   async byHash(hash: string, store: IncidentStore): Promise<CompiledRunbook | undefined> {
     const hit = this.hashes.get(hash);

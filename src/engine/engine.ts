@@ -15,13 +15,16 @@ import { entry } from './effects/context.js';
 import { diagnose } from './effects/diagnose.js';
 import type { EffectOutcome } from './effects/diagnose.js';
 import { plan } from './effects/plan.js';
+import { requestApproval } from './effects/request-approval.js';
+import { toSummary } from './incident-view.js';
+import { mayApprove } from './roles.js';
 import { verify } from './effects/verify.js';
 import type { Keys } from './keys.js';
 import type { TargetLocks } from './locks.js';
 import type { Metrics } from './metrics.js';
 import { stepMachine } from './machine/run.js';
 import type { Effect, MachineContext, MachineEvent } from './machine/types.js';
-import { ALERT_JOB_OPTS, EFFECT_JOB_OPTS, NOTIFY_JOB_OPTS, alertJobId, effectJobId, safeId } from './queue.js';
+import { ALERT_JOB_OPTS, EFFECT_JOB_OPTS, NOTIFY_JOB_OPTS, alertJobId, effectJobId } from './queue.js';
 import type { JobData } from './queue.js';
 import type { IncidentRecord, IncidentStore, StoreClient } from './store/incidents.js';
 import type { TargetRegistry } from './targets.js';
@@ -45,7 +48,6 @@ export interface EngineDeps {
   notifier?: IncidentNotifier;
 }
 
-const ROLE_RANK: Record<Role, number> = { 'redis.viewer': 0, 'redis.dba-operator': 1, 'redis.cluster-admin': 2 };
 const LOCK_RETRY_MS = 2000;
 
 function newIncidentId(now: number): string {
@@ -168,7 +170,7 @@ export class Engine implements EnginePort {
     }
     const actor = { kind: 'user' as const, id: by, via };
     const roles = this.rolesOf(by, opts.also);
-    if (!roles.some((r) => ROLE_RANK[r] >= ROLE_RANK[pending.role])) {
+    if (!mayApprove(roles, pending.role)) {
       await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not ${grant ? 'approve' : 'reject'} ${pending.title}: needs ${pending.role}, has ${roles.join(', ') || 'no role'}`), actor });
       return { ok: false, code: 'forbidden', message: `${by} lacks role ${pending.role}` };
     }
@@ -188,40 +190,7 @@ export class Engine implements EnginePort {
   }
 
   private summary(r: IncidentRecord): IncidentSummary {
-    const ctx = (r.snapshot as { context?: MachineContext }).context;
-    const s: IncidentSummary = {
-      id: r.id,
-      runbook: r.runbook,
-      target: r.target,
-      state: r.state,
-      title: r.title,
-      ...(r.severity !== undefined ? { severity: r.severity } : {}),
-      fingerprints: r.fingerprints,
-      dryRun: r.dryRun,
-      createdAt: r.createdAt,
-      updatedAt: r.updatedAt,
-      ...(r.outcome !== undefined ? { outcome: r.outcome } : {}),
-    };
-    if (r.state === 'awaiting_approval' && ctx?.current) {
-      const rb = this.d.catalog.get(r.runbook);
-      const info = rb?.hash === r.hash ? rb.remediations.get(ctx.current.remediation) : rb?.remediations.get(ctx.current.remediation);
-      const rem = rb?.def.remediations[ctx.current.remediation];
-      const timeoutMs = this.d.config.engine.approvalTimeoutMs;
-      s.pendingApproval = {
-        key: ctx.current.key,
-        remediation: ctx.current.remediation,
-        title: info?.title ?? ctx.current.remediation,
-        risk: info?.risk ?? 'write',
-        role: info?.role ?? 'redis.dba-operator',
-        approversRequired: info?.approversRequired ?? 1,
-        automatic: info?.automatic ?? false,
-        commands: ctx.current.commands,
-        evidence: rem?.description ? [rem.description] : [],
-        approvals: ctx.current.approvals,
-        expiresAt: new Date(ctx.current.expiresAt ?? Date.parse(r.updatedAt) + timeoutMs).toISOString(),
-      };
-    }
-    return s;
+    return toSummary(r, this.d.catalog, this.d.config.engine.approvalTimeoutMs);
   }
 
   // ---------------------------------------------------------------- worker side
@@ -449,20 +418,8 @@ export class Engine implements EnginePort {
   }
 
   private async requestApproval(rec: IncidentRecord, e: Extract<Effect, { kind: 'request-approval' }>): Promise<void> {
-    const marker = this.d.keys.intent(rec.id, `${e.key}-requested`);
-    if ((await this.d.redis.set(marker, '1', 'PX', 30 * 24 * 3600_000, 'NX')) !== 'OK') return;
-    const s = this.summary(rec).pendingApproval;
-    const who = this.d.config.approvers.filter((a) => a.roles.some((r) => ROLE_RANK[r] >= ROLE_RANK[s?.role ?? 'redis.dba-operator'])).map((a) => a.id);
-    await this.d.store.append(rec.id, entry(this.env, 'approval.requested', `approval needed (${s?.role ?? 'redis.dba-operator'}${(s?.approversRequired ?? 1) > 1 ? `, ${s?.approversRequired} distinct approvers` : ''}) for ${s?.title ?? e.remediation}: ${(s?.commands ?? []).map((c) => `${c.node}: ${c.argv.join(' ')}`).join('; ')}; expires in ${Math.round(e.timeoutMs / 60000)} min`, {
-      proposal: e.key,
-      role: s?.role,
-      approversRequired: s?.approversRequired,
-      approvers: who,
-      commands: s?.commands,
-      risk: s?.risk,
-      timeoutMs: e.timeoutMs,
-    }));
-    await this.d.queue.add('approval.expired', { type: 'event', incidentId: rec.id, event: { type: 'approval.expired', at: 0, key: e.key } }, { jobId: safeId(`${rec.id}-exp-${e.key}`), ...EFFECT_JOB_OPTS, delay: e.timeoutMs });
+    const pending = this.summary(rec).pendingApproval;
+    await requestApproval(this.env, this.d.queue, rec, e, pending, this.d.config.approvers);
   }
 
   /** An event job (timers): stamp it with the current time and apply it. */

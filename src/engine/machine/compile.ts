@@ -124,7 +124,7 @@ export function compileMachine(def: RunbookDef, opts: CompileOptions): CompiledM
 
   const remStates: Record<string, unknown> = {};
   for (const [remId, rem] of Object.entries(def.remediations)) {
-    remStates[`rem_${remId}`] = remediationState(remId, rem, def, opts, ex);
+    remStates[`rem_${remId}`] = remediationState(remId, rem, opts, ex);
   }
 
   const finals: Record<string, unknown> = {};
@@ -203,7 +203,6 @@ function roleAllowed(rem: RemediationDef, ctx: Ctx): boolean {
 function remediationState(
   remId: string,
   rem: RemediationDef,
-  def: RunbookDef,
   opts: CompileOptions,
   ex: (path: string, src: string) => CompiledExpr,
 ): unknown {
