@@ -4,10 +4,10 @@
  * names. The answer goes into the ack when it is ready within the ack budget, otherwise a
  * "working" ack is sent and the answer follows through `response_url`.
  */
+import { mayApprove } from '../../engine/roles.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { App } from '@slack/bolt';
 import type { Logger } from 'pino';
-import { ROLES } from '../../config-types.js';
 import type { Role } from '../../config-types.js';
 import type { EnginePort } from '../../engine/types.js';
 import { COMMANDS, helpText, incidentsText, list, statusText, timelineText } from './command-replies.js';
@@ -32,7 +32,7 @@ export interface CommandDeps {
 }
 
 const reply = (text: string): CommandReply => ({ response_type: 'ephemeral', text });
-const allows = (roles: Role[], need: Role): boolean => roles.some((r) => ROLES.indexOf(r) >= ROLES.indexOf(need));
+const allows = (roles: Role[], need: Role): boolean => mayApprove(roles, need);
 
 /** Answer one `/redis <text>` from `userId`. */
 export async function runCommand(text: string, userId: string, d: CommandDeps): Promise<CommandReply> {

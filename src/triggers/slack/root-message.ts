@@ -4,8 +4,8 @@
  * awaits approval, the proposal (what runs where, exact commands, risk, evidence, who may approve)
  * with Approve / Reject buttons; after a decision, who decided and when, instead of the buttons.
  */
+import { approversFor } from '../../engine/roles.js';
 import type { types } from '@slack/bolt';
-import { ROLES } from '../../config-types.js';
 import type { Approver } from '../../config-types.js';
 import { FINAL_STATES } from '../../engine/types.js';
 import type { IncidentDetail, IncidentSummary, TimelineEntry } from '../../engine/types.js';
@@ -85,7 +85,7 @@ export function keyFindings(tl: TimelineEntry[], max = 5): string[] {
 function proposalBlocks(inc: IncidentDetail, p: Pending, tl: TimelineEntry[], config: readonly Approver[]): Block[] {
   const nodes = [...new Set(p.commands.map((c) => c.node))];
   const cmds = p.commands.map((c) => `${c.node}  ${c.argv.join(' ')}`).join('\n');
-  const approvers = config.filter((a) => a.roles.some((r) => ROLES.indexOf(r) >= ROLES.indexOf(p.role))).map((a) => a.id);
+  const approvers = approversFor(config, p.role);
   const reason = tl.filter((e) => e.kind === 'decision' && e.data?.['remediation'] === p.remediation).at(-1)?.summary;
   const evidence = [...(reason ? [reason] : []), ...p.evidence];
   const value = encodeButtonValue({ incidentId: inc.id, key: p.key });
