@@ -6,10 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
-import type { IncidentDetail, TimelineEntry } from '../../src/engine/types.js';
+import type { TimelineEntry } from '../../src/engine/types.js';
 import { post, startTestApp, testPrefix, webhookBody } from '../helpers/app.js';
-import { fillMemory, startRedis } from '../helpers/redis-server.js';
+import { startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
+import { pressure, waitIncidentFor, waitState } from '../helpers/incidents.js';
 
 const MAXMEM = 32 * 1024 * 1024;
 
@@ -18,43 +19,8 @@ let target: RedisProcess;
 let app: App;
 const apps: App[] = [];
 
-async function waitState(a: App, id: string, states: string[], ms = 30_000): Promise<IncidentDetail> {
-  const stop = Date.now() + ms;
-  for (;;) {
-    const inc = await a.engine.getIncident(id);
-    if (inc && states.includes(inc.state)) return inc;
-    if (Date.now() > stop) throw new Error(`incident ${id} is ${inc?.state} (${inc?.outcome ?? ''}), expected ${states.join('|')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function waitIncidentFor(a: App, fp: string, ms = 15_000): Promise<string> {
-  const stop = Date.now() + ms;
-  for (;;) {
-    const list = await a.engine.listIncidents({ limit: 200 });
-    const hit = list.find((i) => i.fingerprints.includes(fp));
-    if (hit) return hit.id;
-    if (Date.now() > stop) throw new Error(`no incident for ${fp}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function kinds(a: App, id: string): Promise<string[]> {
   return ((await a.engine.getTimeline(id)) ?? []).map((e: TimelineEntry) => e.kind);
-}
-
-/** Reset the target to 32 MiB maxmemory, noeviction, ~90% full. */
-async function pressure(): Promise<void> {
-  const c = target.client();
-  await c.flushall(); // our own throwaway test server
-  await c.config('SET', 'maxmemory', String(MAXMEM));
-  await c.config('SET', 'maxmemory-policy', 'noeviction');
-  let used = 0;
-  let i = 0;
-  while (used < MAXMEM * 0.88) {
-    await fillMemory(c, { keys: 2000, valueBytes: 1000, prefix: `session:${i++}`, ttlShare: 0.05 });
-    used = Number(/used_memory:(\d+)/.exec(await c.info('memory'))?.[1] ?? 0);
-  }
 }
 
 function memoryAlert(fp: string, status: 'firing' | 'resolved' = 'firing') {
@@ -76,7 +42,7 @@ afterAll(async () => {
 
 describe('memory-pressure runbook, from alert to verified fix', () => {
   it('diagnoses, proposes a bounded maxmemory raise, waits for approval, runs it, verifies and resolves', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const url = app.http?.url ?? '';
     const r = await post(`${url}/webhooks/alertmanager`, memoryAlert('aaaa000000000001'));
     expect(r.status).toBe(202);
@@ -122,7 +88,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
   });
 
   it('a duplicate notification and a second alert for the same target join one incident', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const url = app.http?.url ?? '';
     const body = memoryAlert('bbbb000000000001');
     expect((await post(`${url}/webhooks/alertmanager`, body)).status).toBe(202);
@@ -149,7 +115,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
   });
 
   it('resumes an incident waiting for approval after the worker process restarts', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const prefix = testPrefix();
     const opts = { storeUrl: store.url, prefix, targets: { 'cache-prod': { endpoints: [`${target.host}:${target.port}`], role: 'store' as const } } };
     const first = await startTestApp({ ...opts, http: false });
@@ -165,7 +131,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
   });
 
   it('one remediation at a time per target: a second incident waits for the lock', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });
     await waitState(app, id, ['awaiting_approval']);
     const lockKey = `${app.config.engine.keyPrefix}:lock:cache-prod`;
@@ -183,7 +149,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
   });
 
   it('re-checks the precondition on the live target right before acting, and skips when it no longer holds', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });
     await waitState(app, id, ['awaiting_approval']);
     await target.client().config('SET', 'maxmemory', String(MAXMEM * 2)); // someone fixed it meanwhile
@@ -197,7 +163,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
   });
 
   it('a mutating step whose intent was recorded before a crash is never repeated: it escalates', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });
     const waiting = await waitState(app, id, ['awaiting_approval']);
     // what a worker that died between "intent" and "outcome" leaves behind
@@ -212,7 +178,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
   });
 
   it('dry run shows the exact commands and changes nothing', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: true, by: 'alice' });
     const done = await waitState(app, id, [...FINAL_STATES]);
     expect(done.state).toBe('completed');
@@ -224,7 +190,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
   });
 
   it('two worker processes sharing one store split the work', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const prefix = testPrefix();
     const opts = { storeUrl: store.url, prefix, http: false, targets: { 'cache-prod': { endpoints: [`${target.host}:${target.port}`], role: 'store' as const } } };
     const w1 = await startTestApp(opts);
@@ -241,7 +207,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
   });
 
   it('an approval that nobody gives expires through a delayed job and escalates', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const a = await startTestApp({ storeUrl: store.url, http: false, approvalTimeout: '1s', targets: { 'cache-prod': { endpoints: [`${target.host}:${target.port}`], role: 'store' } } });
     apps.push(a);
     const { incidentId: id } = await a.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });

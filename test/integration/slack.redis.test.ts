@@ -16,10 +16,11 @@ import type { IncidentDetail, TimelineEntry } from '../../src/engine/types.js';
 import { post, testConfigText, testPrefix, webhookBody } from '../helpers/app.js';
 import { startFakeSlack } from '../helpers/fake-slack.js';
 import type { FakeMessage, FakeSlack } from '../helpers/fake-slack.js';
-import { fillMemory, startRedis, waitFor } from '../helpers/redis-server.js';
+import { startRedis, waitFor } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import { blockActionBody, sendSigned, slashCommandBody } from '../helpers/slack-requests.js';
 import type { SignOptions, SlackAnswer } from '../helpers/slack-requests.js';
+import { pressure, waitState } from '../helpers/incidents.js';
 
 const MAXMEM = 32 * 1024 * 1024;
 const SECRET = 'test-signing-secret-0123456789';
@@ -62,31 +63,6 @@ slack:
   const a = await createApp(config, { http: true, worker: true, log: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });
   apps.push(a);
   return a;
-}
-
-/** Reset the target to 32 MiB maxmemory, noeviction, ~90% full. */
-async function pressure(): Promise<void> {
-  const c = target.client();
-  await c.flushall(); // our own throwaway test server
-  await c.config('SET', 'maxmemory', String(MAXMEM));
-  await c.config('SET', 'maxmemory-policy', 'noeviction');
-  let used = 0;
-  let i = 0;
-  while (used < MAXMEM * 0.88) {
-    await fillMemory(c, { keys: 2000, valueBytes: 1000, prefix: `session:${i++}`, ttlShare: 0.05 });
-    used = Number(/used_memory:(\d+)/.exec(await c.info('memory'))?.[1] ?? 0);
-  }
-}
-
-async function waitState(a: App, id: string, states: readonly string[], ms = 30_000): Promise<IncidentDetail> {
-  let last: IncidentDetail | undefined;
-  await waitFor(async () => {
-    last = await a.engine.getIncident(id);
-    return last !== undefined && states.includes(last.state);
-  }, ms, `incident ${id} in ${states.join('|')}`).catch(() => {
-    throw new Error(`incident ${id} is ${last?.state} (${last?.outcome ?? ''}), expected ${states.join('|')}`);
-  });
-  return last as IncidentDetail;
 }
 
 async function timeline(a: App, id: string): Promise<TimelineEntry[]> {
@@ -182,7 +158,7 @@ afterAll(async () => {
 
 describe('Slack: incident messages and approval buttons', () => {
   it('posts one root message and a thread for an alert, shows the proposal with buttons, and Approve runs the fix', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const alert = webhookBody([{ labels: { alertname: 'RedisMemoryHigh', instance: `${target.host}:${target.port}`, severity: 'warning' }, fingerprint: 'slack000000000001' }]);
     expect((await post(`${app.http?.url ?? ''}/webhooks/alertmanager`, alert)).status).toBe(202);
     let id = '';
@@ -247,7 +223,7 @@ describe('Slack: incident messages and approval buttons', () => {
   });
 
   it('refuses bad signatures and replays (401, nothing changes), refuses unauthorised clickers in private, and lets a user-group member reject', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const { incidentId: id } = await app.engine.run(RUNBOOK, 'cache-prod', { dryRun: false, by: 'alice' });
     const { root } = await awaitingWithButtons(app, id);
     const value = buttons(root).approve?.['value'];
@@ -297,7 +273,7 @@ describe('Slack: incident messages and approval buttons', () => {
   });
 
   it('a disruptive step asks for confirmation and two distinct approvers; outdated and repeated clicks change nothing', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const a = await startSlackApp({ runbooksDir: TWO_APPROVERS_DIR });
     const { incidentId: id } = await a.engine.run(RUNBOOK, 'cache-prod', { dryRun: false, by: 'alice' });
     const { inc, root } = await awaitingWithButtons(a, id);
@@ -328,7 +304,7 @@ describe('Slack: incident messages and approval buttons', () => {
   });
 
   it('a resolved alert turns the message green and cancels the pending approval', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const labels = { alertname: 'RedisMemoryHigh', instance: `${target.host}:${target.port}`, severity: 'warning' };
     const url = `${app.http?.url ?? ''}/webhooks/alertmanager`;
     expect((await post(url, webhookBody([{ labels, fingerprint: 'slack000000000002' }]))).status).toBe(202);
@@ -347,7 +323,7 @@ describe('Slack: incident messages and approval buttons', () => {
   });
 
   it('an approval nobody gives expires: the message says so and the incident escalates', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const a = await startSlackApp({ approvalTimeout: '2s' });
     const { incidentId: id } = await a.engine.run(RUNBOOK, 'cache-prod', { dryRun: false, by: 'alice' });
     const { root } = await awaitingWithButtons(a, id);
@@ -365,7 +341,7 @@ describe('Slack: incident messages and approval buttons', () => {
 
 describe('Slack: when Slack misbehaves', () => {
   it('429s and 500s do not hold the incident up; approvals still work without Slack; the thread catches up with one root message', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const callsBefore = fake.calls.length;
     fake.failFor(60_000, { status: 429, retryAfter: 1 });
     const { incidentId: id } = await app.engine.run(RUNBOOK, 'cache-prod', { dryRun: false, by: 'alice' });
@@ -404,7 +380,7 @@ describe('Slack: when Slack misbehaves', () => {
   });
 
   it('a restart between the message and the click: the new process honours the old button and updates the same message', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const prefix = testPrefix();
     const first = await startSlackApp({ prefix });
     const { incidentId: id } = await first.engine.run(RUNBOOK, 'cache-prod', { dryRun: false, by: 'alice' });
@@ -422,7 +398,7 @@ describe('Slack: when Slack misbehaves', () => {
 
 describe('Slack: /redis', () => {
   it('help, status, incidents, timeline, run, diagnose, dry-run, with role checks and helpful errors', async () => {
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const help = answerText(await slash(app, 'UVIEW', 'help'));
     expect(help).toContain('/redis status <target>');
     expect(help).toContain('Your roles: redis.viewer');

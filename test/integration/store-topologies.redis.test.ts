@@ -8,61 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
-import type { IncidentDetail } from '../../src/engine/types.js';
 import { post, startTestApp, testPrefix, webhookBody } from '../helpers/app.js';
 import { startCluster, startSentinelSet } from '../helpers/fleet.js';
 import type { ClusterSet, SentinelSet } from '../helpers/fleet.js';
-import { fillMemory, startRedis } from '../helpers/redis-server.js';
+import { startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
+import { closedTimeline, pressure, waitIncidentFor, waitState } from '../helpers/incidents.js';
 
 const MAXMEM = 32 * 1024 * 1024;
 
 let target: RedisProcess;
-
-async function waitState(a: App, id: string, states: readonly string[], ms = 30_000): Promise<IncidentDetail> {
-  const stop = Date.now() + ms;
-  for (;;) {
-    const inc = await a.engine.getIncident(id).catch(() => undefined);
-    if (inc && states.includes(inc.state)) return inc;
-    if (Date.now() > stop) throw new Error(`incident ${id} is ${inc?.state} (${inc?.outcome ?? ''}), expected ${states.join('|')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function waitIncidentFor(a: App, fp: string, ms = 15_000): Promise<string> {
-  const stop = Date.now() + ms;
-  for (;;) {
-    const hit = (await a.engine.listIncidents({ limit: 200 })).find((i) => i.fingerprints.includes(fp));
-    if (hit) return hit.id;
-    if (Date.now() > stop) throw new Error(`no incident for ${fp}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Timeline kinds once the closing entry is written (it follows the final state by a moment). */
-async function closedTimeline(a: App, id: string, ms = 10_000): Promise<string[]> {
-  const stop = Date.now() + ms;
-  for (;;) {
-    const kinds = ((await a.engine.getTimeline(id)) ?? []).map((e) => e.kind);
-    if (kinds.some((k) => k === 'incident.resolved' || k === 'incident.completed' || k === 'incident.escalated')) return kinds;
-    if (Date.now() > stop) throw new Error(`incident ${id}: no closing timeline entry in ${kinds.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Reset the target to 32 MiB maxmemory, noeviction, ~90% full. */
-async function pressure(): Promise<void> {
-  const c = target.client();
-  await c.flushall(); // our own throwaway test server
-  await c.config('SET', 'maxmemory', String(MAXMEM));
-  await c.config('SET', 'maxmemory-policy', 'noeviction');
-  let used = 0;
-  let i = 0;
-  while (used < MAXMEM * 0.88) {
-    await fillMemory(c, { keys: 2000, valueBytes: 1000, prefix: `session:${i++}`, ttlShare: 0.05 });
-    used = Number(/used_memory:(\d+)/.exec(await c.info('memory'))?.[1] ?? 0);
-  }
-}
 
 function memoryAlert(fp: string) {
   return webhookBody([{ labels: { alertname: 'RedisMemoryHigh', instance: `${target.host}:${target.port}`, severity: 'warning', job: 'redis' }, fingerprint: fp }]);
@@ -74,7 +29,7 @@ const maxmemory = async () => Number((await target.client().config('GET', 'maxme
 
 /** The webhook → approval over HTTP → resolved flow, with the store in whatever topology `app` uses. */
 async function alertToResolved(app: App): Promise<string> {
-  await pressure();
+  await pressure(target.client(), MAXMEM);
   const url = app.http?.url ?? '';
   const fp = randomBytes(8).toString('hex');
   expect((await post(`${url}/webhooks/alertmanager`, memoryAlert(fp))).status).toBe(202);
@@ -86,7 +41,7 @@ async function alertToResolved(app: App): Promise<string> {
   const done = await waitState(app, id, FINAL_STATES);
   expect(done.state).toBe('resolved');
   expect(await maxmemory()).toBeGreaterThan(MAXMEM);
-  const kinds = await closedTimeline(app, id);
+  const kinds = (await closedTimeline(app, id)).map((e) => e.kind);
   expect(kinds).toEqual(expect.arrayContaining(['alert.firing', 'incident.opened', 'finding', 'approval.requested', 'approval.granted', 'command.intent', 'command.executed', 'verification.passed']));
   const md = await (await fetch(`${url}/api/incidents/${id}/timeline.md`)).text();
   expect(md).toContain('CONFIG SET maxmemory');
@@ -94,7 +49,7 @@ async function alertToResolved(app: App): Promise<string> {
 }
 
 async function dryRun(app: App): Promise<void> {
-  await pressure();
+  await pressure(target.client(), MAXMEM);
   const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: true, by: 'alice' });
   const done = await waitState(app, id, FINAL_STATES);
   expect(done.state).toBe('completed');
@@ -144,7 +99,7 @@ describe('the engine store on Redis Sentinel', () => {
 
   it('the store fails over while an incident waits for approval; the approval still resolves it', async () => {
     const a = app!;
-    await pressure();
+    await pressure(target.client(), MAXMEM);
     const url = a.http?.url ?? '';
     const fp = randomBytes(8).toString('hex');
     expect((await post(`${url}/webhooks/alertmanager`, memoryAlert(fp))).status).toBe(202);
@@ -169,7 +124,7 @@ describe('the engine store on Redis Sentinel', () => {
     expect(done.state).toBe('resolved');
     expect(await maxmemory()).toBeGreaterThan(MAXMEM);
     // written to the new primary: ioredis followed the master (nothing went to the demoted one)
-    const kinds = await closedTimeline(a, id);
+    const kinds = (await closedTimeline(a, id)).map((e) => e.kind);
     expect(kinds).toContain('incident.resolved');
     expect(await next.client().llen(`${prefix}:inc:{${id}}:timeline`)).toBe(kinds.length);
     expect((await next.client().hget(`${prefix}:inc:{${id}}`, 'state'))).toBe('resolved');

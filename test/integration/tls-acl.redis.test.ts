@@ -13,12 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeConnection, sendCommand } from '../../src/actions/redis/connection.js';
 import type { App } from '../../src/app.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
-import type { IncidentDetail, TimelineEntry } from '../../src/engine/types.js';
 import { post, startTestApp, webhookBody } from '../helpers/app.js';
 import { startTlsRedis } from '../helpers/fleet.js';
 import type { TlsRedis } from '../helpers/fleet.js';
-import { fillMemory, startRedis } from '../helpers/redis-server.js';
+import { startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
+import { closedTimeline, pressure, waitIncidentFor, waitState } from '../helpers/incidents.js';
 
 const MAXMEM = 32 * 1024 * 1024;
 const USER = 'rr-ops';
@@ -39,37 +39,6 @@ const log = pino(
     },
   }),
 );
-
-async function waitState(a: App, id: string, states: readonly string[], ms = 30_000): Promise<IncidentDetail> {
-  const stop = Date.now() + ms;
-  for (;;) {
-    const inc = await a.engine.getIncident(id);
-    if (inc && states.includes(inc.state)) return inc;
-    if (Date.now() > stop) throw new Error(`incident ${id} is ${inc?.state} (${inc?.outcome ?? ''}), expected ${states.join('|')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function waitIncidentFor(a: App, fp: string, ms = 15_000): Promise<string> {
-  const stop = Date.now() + ms;
-  for (;;) {
-    const hit = (await a.engine.listIncidents({ limit: 200 })).find((i) => i.fingerprints.includes(fp));
-    if (hit) return hit.id;
-    if (Date.now() > stop) throw new Error(`no incident for ${fp}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Timeline once the closing entry is written (it follows the final state by a moment). */
-async function closedTimeline(a: App, id: string, ms = 10_000): Promise<TimelineEntry[]> {
-  const stop = Date.now() + ms;
-  for (;;) {
-    const tl = (await a.engine.getTimeline(id)) ?? [];
-    if (tl.some((e) => /^incident\.(resolved|completed|escalated|cancelled)$/.test(e.kind))) return tl;
-    if (Date.now() > stop) throw new Error(`incident ${id}: no closing timeline entry`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Everything a reader of the incident can get over HTTP: detail, timeline JSON, postmortem. */
 async function incidentTexts(a: App, id: string): Promise<{ detail: string; timeline: string; markdown: string }> {
@@ -94,24 +63,10 @@ function tlsTarget() {
   };
 }
 
-/** The TLS target at 32 MiB maxmemory, noeviction, ~90% full (written over TLS as the ACL user). */
-async function pressure(): Promise<void> {
-  const c = target.client();
-  await c.flushall();
-  await c.config('SET', 'maxmemory', String(MAXMEM));
-  await c.config('SET', 'maxmemory-policy', 'noeviction');
-  let used = 0;
-  let i = 0;
-  while (used < MAXMEM * 0.88) {
-    await fillMemory(c, { keys: 2000, valueBytes: 1000, prefix: `session:${i++}`, ttlShare: 0.05 });
-    used = Number(/used_memory:(\d+)/.exec(await c.info('memory'))?.[1] ?? 0);
-  }
-}
-
 beforeAll(async () => {
   store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
   target = await startTlsRedis({ aclUser: USER, aclPassword: PASSWORD });
-  await pressure();
+  await pressure(target.client(), MAXMEM);
 });
 
 afterAll(async () => {
