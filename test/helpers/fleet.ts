@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startReplicaSet, waitFor } from './redis-server.js';
 import type { RedisProcess } from './redis-server.js';
+import { exited, stopChild, track } from './processes.js';
 
 const HOST = '127.0.0.1';
 const run = promisify(execFile);
@@ -25,49 +26,9 @@ export interface Endpoint {
 
 // ------------------------------------------------------------------------------------ processes
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Last resort if a test run dies before afterAll: kill only the children this module started.
-  process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
-}
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-async function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (exited(child)) return true;
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-}
-
-/** SIGTERM, then SIGKILL after 3 s. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (exited(child)) return;
-  child.kill('SIGTERM');
-  if (!(await waitExit(child, 3000))) {
-    child.kill('SIGKILL');
-    await waitExit(child, 3000);
-  }
-}
-
 function spawnTracked(bin: string, args: string[]): ChildProcess {
-  installExitHook();
-  const child = spawn(bin, args, { stdio: 'ignore' });
+  const child = track(spawn(bin, args, { stdio: 'ignore' }));
   child.once('error', () => undefined);
-  live.add(child);
-  child.once('exit', () => live.delete(child));
   return child;
 }
 

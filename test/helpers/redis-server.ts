@@ -8,6 +8,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { exited, stopChild, track, waitExit } from './processes.js';
 import { Redis } from 'ioredis';
 
 /** Options for {@link startRedis}. */
@@ -45,18 +46,6 @@ export interface ReplicaSet {
 }
 
 const HOST = '127.0.0.1';
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Last resort if a test run dies before afterAll: kill only the children this module started.
-  process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
-}
-
 /** A port that was free a moment ago (bind port 0 on loopback, read it back, close). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -85,21 +74,6 @@ function pingOnce(port: number): Promise<boolean> {
   });
 }
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-async function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (exited(child)) return true;
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-}
-
 async function spawnOnce(opts: StartRedisOptions, port: number, dir: string): Promise<ChildProcess | string> {
   const base = ['port', String(port), 'bind', HOST, 'save', '""', 'appendonly', 'no', 'dir', dir, 'logfile', join(dir, 'redis.log'), 'daemonize', 'no'];
   const extra: string[] = [];
@@ -117,10 +91,8 @@ async function spawnOnce(opts: StartRedisOptions, port: number, dir: string): Pr
     for (let i = 0; i < base.length; i += 2) cli.push(`--${base[i]}`, base[i + 1] === '""' ? '' : (base[i + 1] ?? ''));
     argv = [...cli, ...extra, ...(opts.args ?? [])];
   }
-  const child = spawn(opts.bin ?? 'redis-server', argv, { stdio: 'ignore' });
+  const child = track(spawn(opts.bin ?? 'redis-server', argv, { stdio: 'ignore' }));
   child.once('error', () => undefined);
-  live.add(child);
-  child.once('exit', () => live.delete(child));
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (exited(child)) break;
@@ -137,7 +109,6 @@ async function spawnOnce(opts: StartRedisOptions, port: number, dir: string): Pr
 
 /** Starts a redis-server on a free loopback port in a fresh temp dir and waits for PING. */
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisProcess> {
-  installExitHook();
   const dir = await mkdtemp(join(tmpdir(), 'rr-redis-'));
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -167,13 +138,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
         stopped = true;
         if (shared) await Promise.race([shared.quit().catch(() => undefined), sleep(1000)]);
         shared?.disconnect();
-        if (!exited(child)) {
-          child.kill('SIGTERM');
-          if (!(await waitExit(child, 3000))) {
-            child.kill('SIGKILL');
-            await waitExit(child, 3000);
-          }
-        }
+        await stopChild(child);
         await rm(dir, { recursive: true, force: true });
       },
     };
