@@ -1,14 +1,16 @@
 /**
  * The command line as an operator runs it: an invalid config or runbook makes the process refuse
  * to start and say why; `lint`; and `run --dry-run` on the embedded default store (a private
- * redis-server that the command starts and stops itself).
+ * redis-server that the command starts and stops itself); a separate `worker` process.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNBOOKS_DIR } from '../helpers/app.js';
+import { RUNBOOKS_DIR, startTestApp, testConfigText, testPrefix } from '../helpers/app.js';
+import { waitState } from '../helpers/incidents.js';
+import { stopChild, track, waitExit } from '../helpers/processes.js';
 import { fillMemory, startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 
@@ -73,5 +75,31 @@ describe('embedded default store', () => {
     const list = cli(['incidents', 'list', '--config', cfg]);
     expect(list.code).toBe(0);
     expect(list.out).toMatch(/inc-\d{8}-[0-9a-f]{12}\s+completed\s+redis-memory-pressure/);
+  });
+});
+
+describe('worker processes', () => {
+  it('a separate `worker` process does the work of incidents another process opened, and stops cleanly on SIGTERM', async () => {
+    const store = await startRedis();
+    const prefix = testPrefix();
+    const cfg = join(dir, 'worker.yaml');
+    const targets = { laptop: { endpoints: [`${target.host}:${target.port}`], role: 'store' as const } };
+    writeFileSync(cfg, testConfigText({ storeUrl: store.url, prefix, targets }));
+    const child = track(spawn(process.execPath, [BIN, 'worker', '--config', cfg], { stdio: 'ignore', env: { ...process.env, LOG_LEVEL: 'silent' } }));
+    // this process only opens incidents: it runs no worker of its own
+    const opener = await startTestApp({ storeUrl: store.url, prefix, targets, http: false, worker: false });
+    try {
+      const { incidentId } = await opener.engine.run('redis-memory-pressure', 'laptop', { dryRun: true, by: 'alice' });
+      const done = await waitState(opener, incidentId, ['completed', 'escalated', 'resolved'], 60_000);
+      expect(done.state).toBe('completed');
+      expect(((await opener.engine.getTimeline(incidentId)) ?? []).some((e) => e.kind === 'command.dry-run')).toBe(true);
+      child.kill('SIGTERM');
+      expect(await waitExit(child, 15_000)).toBe(true);
+      expect(child.exitCode).toBe(0);
+    } finally {
+      await stopChild(child);
+      await opener.close();
+      await store.stop();
+    }
   });
 });
