@@ -15,7 +15,7 @@ import { entry } from './effects/context.js';
 import { diagnose } from './effects/diagnose.js';
 import type { EffectOutcome } from './effects/diagnose.js';
 import { plan } from './effects/plan.js';
-import { requestApproval } from './effects/request-approval.js';
+import { approvalRequestedEntry, scheduleApprovalExpiry } from './effects/request-approval.js';
 import { toSummary } from './incident-view.js';
 import { mayApprove } from './roles.js';
 import { verify } from './effects/verify.js';
@@ -322,6 +322,13 @@ export class Engine implements EnginePort {
       if (step.error) this.d.log.error({ incident: id, err: step.error }, 'machine error');
       if (!step.changed) return { state: rec.state, applied: false };
       const notes = step.notes.map((n) => entry(this.env, n.kind, n.summary, n.data));
+      const request = step.effects.find((e): e is Extract<Effect, { kind: 'request-approval' }> => e.kind === 'request-approval');
+      if (request) {
+        // Written with the state change, so the request is on the timeline even if an approval
+        // arrives before the request-approval job runs.
+        const pending = toSummary({ ...rec, state: step.state, snapshot: step.snapshot }, this.d.catalog, this.d.config.engine.approvalTimeoutMs).pendingApproval;
+        notes.push(approvalRequestedEntry(this.env, request, pending, this.d.config.approvers));
+      }
       if (FINAL_STATES.includes(step.state)) {
         // Written with the final state, so a reader that sees the state also sees why.
         const outcome = step.context.outcome ?? step.state;
@@ -418,8 +425,7 @@ export class Engine implements EnginePort {
   }
 
   private async requestApproval(rec: IncidentRecord, e: Extract<Effect, { kind: 'request-approval' }>): Promise<void> {
-    const pending = this.summary(rec).pendingApproval;
-    await requestApproval(this.env, this.d.queue, rec, e, pending, this.d.config.approvers);
+    await scheduleApprovalExpiry(this.d.queue, rec, e);
   }
 
   /** An event job (timers): stamp it with the current time and apply it. */

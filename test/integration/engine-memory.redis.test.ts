@@ -73,6 +73,9 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     const k = await kinds(app, id);
     expect(k.indexOf('command.intent')).toBeGreaterThan(-1);
     expect(k.indexOf('command.intent')).toBeLessThan(k.indexOf('command.executed'));
+    // written with the state change (regression: a fast approval used to beat the request entry)
+    expect(k.indexOf('approval.requested')).toBeGreaterThan(-1);
+    expect(k.indexOf('approval.requested')).toBeLessThan(k.indexOf('approval.refused'));
     expect(k).toContain('approval.refused');
     expect(k).toContain('approval.granted');
     expect(k).toContain('verification.passed');

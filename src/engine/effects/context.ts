@@ -28,7 +28,7 @@ export interface EffectEnv {
 /** Selectors whose findings are keyed by node (`{ "host:port": result }`). */
 export const FAN_OUT: readonly string[] = ['replicas', 'all-nodes', 'sentinels', 'cluster-masters'];
 
-export function entry(env: EffectEnv, kind: TimelineKind, summary: string, data?: Record<string, unknown>): TimelineEntry {
+export function entry(env: Pick<EffectEnv, 'now'>, kind: TimelineKind, summary: string, data?: Record<string, unknown>): TimelineEntry {
   return { at: new Date(env.now()).toISOString(), kind, actor: { kind: 'engine' }, summary, ...(data ? { data } : {}) };
 }
 
