@@ -148,6 +148,9 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     await app.redis.del(lockKey);
     const done = await waitState(app, id, [...FINAL_STATES], 20_000);
     expect(done.state).toBe('resolved');
+    // released right after the final state is written
+    const until = Date.now() + 5000;
+    while ((await app.redis.get(lockKey)) !== null && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     expect(await app.redis.get(lockKey)).toBeNull();
   });
 
