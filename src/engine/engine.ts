@@ -303,7 +303,7 @@ export class Engine implements EnginePort {
     for (const fp of o.fingerprints) await this.d.store.claim(this.d.keys.fingerprint(fp), id);
     this.d.metrics.incidentsOpened.inc({ runbook: rb.def.name });
     this.d.log.info({ incident: id, runbook: rb.def.name, target: o.target, dryRun: o.dryRun }, 'incident opened');
-    await this.dispatch(id, step.effects);
+    await this.dispatch(rec, step.effects);
     return id;
   }
 
@@ -337,7 +337,7 @@ export class Engine implements EnginePort {
       const ok = await this.d.store.cas(id, rec.version, { snapshot: step.snapshot, state: step.state, updatedAt: new Date(this.d.now()).toISOString(), ...(step.context.outcome !== undefined ? { outcome: step.context.outcome } : {}) }, notes);
       if (!ok) continue;
       if (step.state === 'awaiting_approval' || rec.state === 'awaiting_approval') await this.refreshPending(id, step.state === 'awaiting_approval');
-      await this.dispatch(id, step.effects);
+      await this.dispatch(rec, step.effects);
       return { state: step.state, applied: true };
     }
     throw new StoreUnavailableError(`could not apply ${event.type} to ${id}: too much contention`);
@@ -350,20 +350,18 @@ export class Engine implements EnginePort {
     this.d.metrics.pendingApprovals.set(await this.d.redis.scard(key));
   }
 
-  private async dispatch(id: string, effects: Effect[]): Promise<void> {
+  /** Carry out what a transition asked for; `rec` is the incident as it was read for it. */
+  private async dispatch(rec: IncidentRecord, effects: Effect[]): Promise<void> {
+    const id = rec.id;
     for (const e of effects) {
       switch (e.kind) {
-        case 'release-lock': {
-          const rec = await this.d.store.get(id);
-          if (rec && (await this.d.locks.release(rec.target, id))) await this.d.store.append(id, entry(this.env, 'lock.released', `lock on target ${rec.target} released`));
+        case 'release-lock':
+          if (await this.d.locks.release(rec.target, id)) await this.d.store.append(id, entry(this.env, 'lock.released', `lock on target ${rec.target} released`));
           break;
-        }
         case 'closed':
-          await this.closed(id, e.state, e.outcome);
+          await this.closed(rec, e.state, e.outcome);
           break;
         case 'handover': {
-          const rec = await this.d.store.get(id);
-          if (!rec) break;
           const next = await this.open({ runbook: e.runbook, target: rec.target, ...(rec.node !== undefined ? { node: rec.node } : {}), labels: rec.labels, annotations: rec.annotations, fingerprints: [], dryRun: rec.dryRun, by: 'engine' });
           await this.d.store.append(id, entry(this.env, 'incident.handover', `handed over to runbook ${e.runbook}: incident ${next}`, { incident: next, runbook: e.runbook }));
           break;
@@ -374,14 +372,12 @@ export class Engine implements EnginePort {
     }
   }
 
-  private async closed(id: string, state: string, outcome: string): Promise<void> {
-    const rec = await this.d.store.get(id);
-    if (!rec) return;
+  /** Bookkeeping of a final state (the timeline entry was written with the state; the lock by `release-lock`). */
+  private async closed(rec: IncidentRecord, state: string, outcome: string): Promise<void> {
     await this.d.store.unindexOpen(rec);
-    await this.d.locks.release(rec.target, id);
-    await this.d.redis.srem(`${this.d.config.engine.keyPrefix}:awaiting`, id);
+    await this.d.redis.srem(`${this.d.config.engine.keyPrefix}:awaiting`, rec.id);
     this.d.metrics.incidentsClosed.inc({ runbook: rec.runbook, outcome: state });
-    this.d.log.info({ incident: id, state, outcome }, 'incident closed');
+    this.d.log.info({ incident: rec.id, state, outcome }, 'incident closed');
   }
 
   /** An effect job: run it and feed the result back to the machine. */
@@ -442,7 +438,9 @@ export class Engine implements EnginePort {
       // Let the notifier (Slack) catch up with whatever changed while no process ran.
       if (this.d.notifier) await this.d.queue.add('notify', { type: 'notify', incidentId: id }, NOTIFY_JOB_OPTS);
       if (FINAL_STATES.includes(rec.state)) {
-        await this.closed(id, rec.state, rec.outcome ?? rec.state);
+        // A process died between the final write and its bookkeeping.
+        await this.d.locks.release(rec.target, id);
+        await this.closed(rec, rec.state, rec.outcome ?? rec.state);
         continue;
       }
       const ctx = (rec.snapshot as { context: MachineContext }).context;
