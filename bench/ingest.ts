@@ -20,7 +20,7 @@ import { createHttpServer } from '../src/triggers/http/server.js';
 import type { RedisProcess } from '../test/helpers/redis-server.js';
 import { benchPrefix, routedOf, startBenchApp, wireAlert } from './app.js';
 import type { ClientResult } from './ingest-client.js';
-import { progress, row, summarize } from './stats.js';
+import { pool, progress, row, summarize } from './stats.js';
 import type { Row } from './stats.js';
 
 export interface IngestOptions {
@@ -106,19 +106,12 @@ async function bareAddBulk(storeUrl: string, instance: string, batch: number, to
   };
   const drive = async (calls: ReturnType<typeof mk>): Promise<{ lat: number[]; seconds: number }> => {
     const lat: number[] = [];
-    let next = 0;
     const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        for (;;) {
-          const c = calls[next++];
-          if (!c) return;
-          const s = performance.now();
-          await queue.addBulk(c);
-          lat.push(performance.now() - s);
-        }
-      }),
-    );
+    await pool(calls.length, concurrency, async (i) => {
+      const s = performance.now();
+      await queue.addBulk(calls[i] ?? []);
+      lat.push(performance.now() - s);
+    });
     return { lat, seconds: (performance.now() - t0) / 1000 };
   };
   await drive(mk(`${tag}w`, Math.min(2000, total)));
@@ -154,19 +147,12 @@ async function directIngest(app: App, instance: string, batch: number, total: nu
     calls.push(b);
   }
   const lat: number[] = [];
-  let next = 0;
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (;;) {
-        const c = calls[next++];
-        if (!c) return;
-        const s = performance.now();
-        await app.engine.ingest(c);
-        lat.push(performance.now() - s);
-      }
-    }),
-  );
+  await pool(calls.length, concurrency, async (i) => {
+    const s = performance.now();
+    await app.engine.ingest(calls[i] ?? []);
+    lat.push(performance.now() - s);
+  });
   const sum = summarize(lat);
   return { alertsPerSec: total / ((performance.now() - t0) / 1000), p50: sum.p50, p99: sum.p99 };
 }

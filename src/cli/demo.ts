@@ -4,7 +4,6 @@
  * memory-pressure runbook, an approval on the console, and the timeline — then every process it
  * started is stopped.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createApp } from '../app.js';
 import { parseConfig } from '../config.js';
+import { freePort, spawnRedisServer } from '../util/redis-server.js';
 import { renderPostmortem } from '../engine/postmortem.js';
 import { formatPending, formatTimeline } from './format.js';
 import { waitForStop } from './wait.js';
@@ -23,27 +23,15 @@ function say(s: string): void {
   process.stdout.write(`${s}\n`);
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
 export async function runDemo(opts: { yes: boolean }): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'redis-runbooks-demo-'));
   const port = await freePort();
   const conf = join(dir, 'redis.conf');
   writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsave ""\nappendonly no\nmaxmemory 64mb\nmaxmemory-policy noeviction\n`);
-  const child = spawn('redis-server', [conf], { stdio: 'ignore' });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const child = await spawnRedisServer('redis-server', [conf], port);
   let app: Awaited<ReturnType<typeof createApp>> | undefined;
   try {
-    const target = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 3, retryStrategy: (n) => (n > 50 ? null : 100) });
-    await target.ping();
+    const target = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 3 });
     say(`▶ throwaway Redis on 127.0.0.1:${port}: maxmemory 64 MiB, policy noeviction`);
     // Realistic pressure: a dominant "session:" family without TTLs, some cache keys with TTLs.
     const value = 'x'.repeat(900);
@@ -142,8 +130,7 @@ approvers:
     return inc?.state === 'resolved' ? 0 : 1;
   } finally {
     if (app) await app.close();
-    child.kill('SIGTERM');
-    await exited;
+    await child.stop();
     rmSync(dir, { recursive: true, force: true });
     say('▶ cleaned up: throwaway Redis, embedded store and temp files removed');
   }

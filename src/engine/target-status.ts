@@ -2,46 +2,41 @@
  * A one-glance, read-only status of a target (for `/redis status` and the API): for every node
  * its role, memory against maxmemory, clients, replication link and cluster state.
  */
-import { parseInfo } from '../actions/redis/info.js';
+import { readInfo, replyText, sendCommand } from '../actions/redis/connection.js';
+import { infoRole, optNum } from '../actions/redis/info.js';
 import { resolveNodes } from '../actions/redis/topology.js';
 import type { NodeRef, TargetHandle } from '../actions/types.js';
 import { nodeKey } from '../actions/types.js';
 import type { IncidentSummary, TargetStatus } from './types.js';
 
-function num(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
-}
-
 async function nodeStatus(target: TargetHandle, node: NodeRef): Promise<TargetStatus['nodes'][number]> {
   try {
-    const c = await target.connect(node);
-    const text = String(await c.call('INFO', 'memory', 'clients', 'replication', 'cluster'));
-    const info = parseInfo(text);
+    const ctx = { target };
+    const info = await readInfo(ctx, node, 'memory', 'clients', 'replication', 'cluster');
     const mem = info['memory'] ?? {};
     const repl = info['replication'] ?? {};
-    const used = num(mem['used_memory']);
-    const max = num(mem['maxmemory']);
-    const role = repl['role'] === 'master' ? 'primary' : repl['role'] === 'slave' ? 'replica' : repl['role'];
+    const used = optNum(mem, 'used_memory') ?? undefined;
+    const max = optNum(mem, 'maxmemory') ?? undefined;
+    const role = infoRole(repl);
+    const clients = optNum(info['clients'], 'connected_clients');
     const replication =
       repl['role'] === 'slave'
         ? `replica of ${repl['master_host']}:${repl['master_port']}, link ${repl['master_link_status']}, last io ${repl['master_last_io_seconds_ago']} s`
         : `${repl['connected_slaves'] ?? '0'} replica(s)`;
     let clusterState: string | undefined;
     if (info['cluster']?.['cluster_enabled'] === '1') {
-      const ci = String(await c.call('CLUSTER', 'INFO'));
+      const ci = replyText(await sendCommand(ctx, node, ['CLUSTER', 'INFO']));
       clusterState = /cluster_state:(\w+)/.exec(ci)?.[1];
     }
     return {
       node: nodeKey(node),
       ok: true,
-      ...(role !== undefined ? { role } : {}),
+      ...(role !== 'unknown' ? { role } : {}),
       ...(used !== undefined ? { usedMemory: used } : {}),
       ...(max !== undefined ? { maxmemory: max } : {}),
       usage: used !== undefined && max ? used / max : null,
       ...(mem['maxmemory_policy'] !== undefined ? { policy: mem['maxmemory_policy'] } : {}),
-      ...(num(info['clients']?.['connected_clients']) !== undefined ? { connectedClients: num(info['clients']?.['connected_clients']) as number } : {}),
+      ...(clients !== null ? { connectedClients: clients } : {}),
       replication,
       ...(clusterState !== undefined ? { clusterState } : {}),
     };

@@ -1,17 +1,21 @@
 /**
- * Target handles: one per configured target, with a per-node connection cache. Connections are
+ * Target handles: one per configured target, reaching its nodes through two connection pools
+ * (data nodes with the target's ACL user, Sentinels with the Sentinel password). Connections are
  * plain single-node clients (never through Redis Cluster/Sentinel clients: redirects hide
  * per-node state). Credentials stay inside; nothing here is logged.
  */
-import type { Redis } from 'ioredis';
-import { createNodeConnection } from '../actions/redis/connection.js';
-import type { NodeRef, TargetHandle } from '../actions/types.js';
+import { ConnectionPool } from '../actions/redis/connection.js';
+import type { TargetHandle } from '../actions/types.js';
 import { nodeKey } from '../actions/types.js';
 import type { TargetConfig } from '../config-types.js';
 
+interface Entry {
+  handle: TargetHandle;
+  pools: ConnectionPool[];
+}
+
 export class TargetRegistry {
-  private readonly handles = new Map<string, TargetHandle>();
-  private readonly conns = new Map<string, Redis>();
+  private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly targets: Record<string, TargetConfig>) {}
 
@@ -24,10 +28,18 @@ export class TargetRegistry {
   }
 
   get(name: string): TargetHandle | undefined {
-    const cached = this.handles.get(name);
-    if (cached) return cached;
+    const cached = this.entries.get(name);
+    if (cached) return cached.handle;
     const t = this.targets[name];
     if (!t) return undefined;
+    const tls = t.tls !== undefined ? { tls: t.tls } : {};
+    const data = new ConnectionPool({
+      ...(t.username !== undefined ? { username: t.username } : {}),
+      ...(t.password !== undefined ? { password: t.password } : {}),
+      ...tls,
+    });
+    const sentinels = new ConnectionPool({ ...(t.sentinel?.password !== undefined ? { password: t.sentinel.password } : {}), ...tls });
+    const sentinelKeys = new Set((t.sentinel?.endpoints ?? []).map(nodeKey));
     const handle: TargetHandle = {
       name: t.name,
       mode: t.mode,
@@ -36,31 +48,15 @@ export class TargetRegistry {
       sentinels: t.sentinel?.endpoints ?? [],
       ...(t.sentinel?.masterName !== undefined ? { sentinelMasterName: t.sentinel.masterName } : {}),
       allowAutomatic: t.allowAutomatic,
-      connect: async (node: NodeRef) => this.connect(t, node),
+      connect: async (node) => (sentinelKeys.has(nodeKey(node)) ? sentinels : data).get(node),
     };
-    this.handles.set(name, handle);
+    this.entries.set(name, { handle, pools: [data, sentinels] });
     return handle;
   }
 
-  private async connect(t: TargetConfig, node: NodeRef): Promise<Redis> {
-    const isSentinel = (t.sentinel?.endpoints ?? []).some((s) => nodeKey(s) === nodeKey(node));
-    const key = `${t.name}|${nodeKey(node)}`;
-    const hit = this.conns.get(key);
-    if (hit && hit.status !== 'end') return hit;
-    const conn = createNodeConnection(node, {
-      ...(isSentinel ? (t.sentinel?.password !== undefined ? { password: t.sentinel.password } : {}) : {
-        ...(t.username !== undefined ? { username: t.username } : {}),
-        ...(t.password !== undefined ? { password: t.password } : {}),
-      }),
-      ...(t.tls !== undefined ? { tls: t.tls } : {}),
-    });
-    this.conns.set(key, conn);
-    return conn;
-  }
-
   async close(): Promise<void> {
-    const all = [...this.conns.values()];
-    this.conns.clear();
-    await Promise.allSettled(all.map((c) => c.quit().catch(() => c.disconnect())));
+    const pools = [...this.entries.values()].flatMap((e) => e.pools);
+    this.entries.clear();
+    await Promise.allSettled(pools.map((p) => p.closeAll()));
   }
 }

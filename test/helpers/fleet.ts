@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, startReplicaSet, waitFor } from './redis-server.js';
 import type { RedisProcess } from './redis-server.js';
-import { exited, stopChild, track } from './processes.js';
+import { exited, ownedServer, stopChild, track } from './processes.js';
 
 const HOST = '127.0.0.1';
 const run = promisify(execFile);
@@ -382,8 +382,6 @@ export async function startTlsRedis(opts: { aclUser?: string; aclPassword: strin
         lastError = (await tail(join(dir, 'redis.log'))) || 'redis-server did not start';
         continue;
       }
-      let shared: Redis | undefined;
-      let stopped = false;
       return {
         host: HOST,
         port,
@@ -391,21 +389,7 @@ export async function startTlsRedis(opts: { aclUser?: string; aclPassword: strin
         user,
         password,
         dir,
-        client(): Redis {
-          if (!shared) {
-            shared = new Redis({ host: HOST, port, username: user, password, tls: { ca, servername: 'localhost' }, maxRetriesPerRequest: 1, retryStrategy: () => null });
-            shared.on('error', () => undefined);
-          }
-          return shared;
-        },
-        async stop(): Promise<void> {
-          if (stopped) return;
-          stopped = true;
-          if (shared) await Promise.race([shared.quit().catch(() => undefined), sleep(1000)]);
-          shared?.disconnect();
-          await stopChild(child);
-          await rm(dir, { recursive: true, force: true });
-        },
+        ...ownedServer(child, dir, () => new Redis({ host: HOST, port, username: user, password, tls: { ca, servername: 'localhost' }, maxRetriesPerRequest: 1, retryStrategy: () => null })),
       };
     }
     throw new Error(`TLS redis-server failed to start: ${lastError}`);

@@ -1,28 +1,5 @@
-import { createServer } from 'node:net';
-
-/**
- * Ask the kernel for a currently free TCP port on 127.0.0.1.
- *
- * The port is released before this resolves, so another process could grab it
- * in between; callers that spawn servers should treat EADDRINUSE as retryable.
- */
-export function freePort(): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') {
-        srv.close();
-        reject(new Error(`freePort: unexpected server address ${String(addr)}`));
-        return;
-      }
-      const { port } = addr;
-      srv.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
-}
+/** A loopback port that was free a moment ago (the engine's own helper). */
+export { freePort } from '../../src/util/redis-server.js';
 
 export interface WaitForOptions {
   /** Give up after this many milliseconds (default 10 000). */

@@ -3,6 +3,9 @@
  * kills them (and only them), and stopped with SIGTERM, then SIGKILL after 3 s.
  */
 import type { ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -44,4 +47,30 @@ export async function stopChild(child: ChildProcess): Promise<void> {
     child.kill('SIGKILL');
     await waitExit(child, 3000);
   }
+}
+
+/**
+ * A server process a test owns, with its temp dir: one shared client made on first use, and an
+ * idempotent `stop()` that quits the client, stops the process and removes the dir.
+ */
+export function ownedServer(child: ChildProcess, dir: string, connect: () => Redis): { client(): Redis; stop(): Promise<void> } {
+  let shared: Redis | undefined;
+  let stopped = false;
+  return {
+    client(): Redis {
+      if (!shared) {
+        shared = connect();
+        shared.on('error', () => undefined);
+      }
+      return shared;
+    },
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      if (shared) await Promise.race([shared.quit().catch(() => undefined), sleep(1000)]);
+      shared?.disconnect();
+      await stopChild(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

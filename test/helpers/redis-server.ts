@@ -4,11 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { exited, stopChild, track, waitExit } from './processes.js';
+import { exited, ownedServer, track, waitExit } from './processes.js';
 import { Redis } from 'ioredis';
 
 /** Options for {@link startRedis}. */
@@ -46,18 +46,9 @@ export interface ReplicaSet {
 }
 
 const HOST = '127.0.0.1';
-/** A port that was free a moment ago (bind port 0 on loopback, read it back, close). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { freePort } from './ports.js';
+
+export { freePort };
 
 /** One raw PING; true when the server answers (+PONG, or -NOAUTH/-LOADING: it is up). */
 function pingOnce(port: number): Promise<boolean> {
@@ -118,29 +109,13 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
       lastError = child; // most likely the port was taken meanwhile: try another
       continue;
     }
-    let shared: Redis | undefined;
-    let stopped = false;
     return {
       host: HOST,
       port,
       dir,
       pid: child.pid ?? -1,
       url: `redis://${opts.password === undefined ? '' : `:${encodeURIComponent(opts.password)}@`}${HOST}:${port}`,
-      client(): Redis {
-        if (!shared) {
-          shared = new Redis({ host: HOST, port, password: opts.password, maxRetriesPerRequest: 1, retryStrategy: () => null });
-          shared.on('error', () => undefined);
-        }
-        return shared;
-      },
-      async stop(): Promise<void> {
-        if (stopped) return;
-        stopped = true;
-        if (shared) await Promise.race([shared.quit().catch(() => undefined), sleep(1000)]);
-        shared?.disconnect();
-        await stopChild(child);
-        await rm(dir, { recursive: true, force: true });
-      },
+      ...ownedServer(child, dir, () => new Redis({ host: HOST, port, password: opts.password, maxRetriesPerRequest: 1, retryStrategy: () => null })),
     };
   }
   await rm(dir, { recursive: true, force: true });

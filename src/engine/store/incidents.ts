@@ -133,12 +133,8 @@ export class IncidentStore {
 
   async list(opts: { open?: boolean; limit?: number } = {}): Promise<IncidentRecord[]> {
     const ids = await this.redis.zrevrange(opts.open ? this.keys.open : this.keys.incidents, 0, (opts.limit ?? 100) - 1);
-    const out: IncidentRecord[] = [];
-    for (const id of ids) {
-      const r = await this.get(id);
-      if (r) out.push(r);
-    }
-    return out;
+    const recs = await Promise.all(ids.map((id) => this.get(id)));
+    return recs.filter((r): r is IncidentRecord => r !== undefined);
   }
 
   async openIds(): Promise<string[]> {
