@@ -85,6 +85,11 @@ export interface ActionDefinition<I = unknown, O = unknown> {
   risk: Risk;
   input: z.ZodType<I>;
   timeoutMs: number;
+  /**
+   * The fields of what `run` returns, name → one-line meaning (nested fields as `a.b`, arrays as
+   * `a[]`). Published in the runbook README and checked by a test: every action documents its output.
+   */
+  output?: Readonly<Record<string, string>>;
   /** Mutating actions: the exact commands they would send. Required when risk is not `read`. */
   plan?(input: I, ctx: ActionContext): Promise<PlannedCommand[]>;
   /**
@@ -92,4 +97,11 @@ export interface ActionDefinition<I = unknown, O = unknown> {
    * return the outcomes (plus any extra findings, e.g. `persisted: false`).
    */
   run(input: I, ctx: ActionContext, plan?: PlannedCommand[]): Promise<O>;
+  /**
+   * Mutating actions: is the effect of `cmd` (one command of this action's plan) already in place
+   * on the live target? `true` / `false`, or `undefined` when it cannot tell. After a crash the
+   * engine resumes at the first command not known to be done: `true` skips it, `false` sends it,
+   * `undefined` escalates (a human looks). Without it, an interrupted command always escalates.
+   */
+  applied?(cmd: PlannedCommand, input: I, ctx: ActionContext): Promise<boolean | undefined>;
 }
