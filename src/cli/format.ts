@@ -1,4 +1,5 @@
 /** Plain-text rendering for the CLI (the CLI's own output goes to stdout; logs go through pino). */
+import { formatPlanned } from '../actions/command-format.js';
 import type { IncidentSummary, TimelineEntry } from '../engine/types.js';
 
 export function actorName(e: TimelineEntry): string {
@@ -21,6 +22,6 @@ export function formatPending(i: IncidentSummary): string {
     `Approval needed for incident ${i.id}: ${p.title}`,
     `  risk: ${p.risk}   role: ${p.role}   approvers required: ${p.approversRequired}   expires: ${p.expiresAt}`,
     '  commands:',
-    ...p.commands.map((c) => `    ${c.node}  ${c.argv.join(' ')}${c.note ? `    # ${c.note}` : ''}`),
+    ...p.commands.map((c) => `    ${formatPlanned(c, '  ')}${c.note ? `    # ${c.note}` : ''}`),
   ].join('\n');
 }

@@ -5,6 +5,7 @@
  * commands sent (or planned, in dry runs), approvals and generated follow-ups. It reads only the
  * incident and the timeline it is given; same input, same text.
  */
+import { formatCommand } from '../actions/command-format.js';
 import { FINAL_STATES } from './types.js';
 import type { Actor, IncidentDetail, TimelineEntry, TimelineKind } from './types.js';
 
@@ -97,7 +98,7 @@ function actionsSection(entries: TimelineEntry[]): string {
     if (cmds.length === 0) lines.push(`- ${utc(e.at)} — ${verb}: ${oneLine(e.summary)}`);
     for (const c of cmds) {
       const result = c.error !== undefined ? ` — failed: ${oneLine(c.error)}` : c.ok === true ? ' — ok' : '';
-      lines.push(`- ${utc(e.at)} — ${verb} to ${code(c.node)}: ${code(formatArgv(c.argv))}${result}`);
+      lines.push(`- ${utc(e.at)} — ${verb} to ${code(c.node)}: ${code(formatCommand(c.argv))}${result}`);
     }
   }
   if (lines.length === 2) lines.push('_No commands were planned or sent._');
@@ -224,21 +225,6 @@ function formatDuration(ms: number): string {
   if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m ${String(sec).padStart(2, '0')}s`;
   if (m > 0) return `${m}m ${String(sec).padStart(2, '0')}s`;
   return `${sec}s`;
-}
-
-/** Arguments that follow these (case-insensitive) are secrets and never rendered. */
-const SECRET_AFTER = new Set(['auth', 'requirepass', 'masterauth', 'masteruser']);
-
-/** argv as a shell-like line; quoted where needed, secrets redacted. */
-function formatArgv(argv: string[]): string {
-  const aclSetUser = argv.some((a) => a.toLowerCase() === 'setuser');
-  return argv
-    .map((arg, i) => {
-      const prev = i > 0 ? (argv[i - 1] ?? '').toLowerCase() : '';
-      if (SECRET_AFTER.has(prev) || (aclSetUser && /^[>#<!]/.test(arg))) return '***';
-      return arg === '' || /[\s"'`\\]/.test(arg) ? JSON.stringify(arg) : arg;
-    })
-    .join(' ');
 }
 
 /** A Markdown table cell: pipes escaped, newlines as `<br>`. */

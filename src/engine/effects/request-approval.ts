@@ -5,6 +5,7 @@
  * scheduling idempotent.
  */
 import type { Queue } from 'bullmq';
+import { formatPlanned } from '../../actions/command-format.js';
 import type { Approver } from '../../config-types.js';
 import type { Effect } from '../machine/types.js';
 import { EFFECT_JOB_OPTS, safeId } from '../queue.js';
@@ -20,7 +21,7 @@ type RequestEffect = Extract<Effect, { kind: 'request-approval' }>;
 export function approvalRequestedEntry(env: Pick<EffectEnv, 'now'>, e: RequestEffect, pending: IncidentSummary['pendingApproval'], approvers: readonly Approver[]): TimelineEntry {
   const role = pending?.role ?? 'redis.dba-operator';
   const required = pending?.approversRequired ?? 1;
-  const commands = (pending?.commands ?? []).map((c) => `${c.node}: ${c.argv.join(' ')}`).join('; ');
+  const commands = (pending?.commands ?? []).map((c) => formatPlanned(c)).join('; ');
   return entry(env, 'approval.requested', `approval needed (${role}${required > 1 ? `, ${required} distinct approvers` : ''}) for ${pending?.title ?? e.remediation}: ${commands}; expires in ${Math.round(e.timeoutMs / 60000)} min`, {
     proposal: e.key,
     role,

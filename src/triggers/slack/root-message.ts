@@ -7,6 +7,7 @@
 import { approversFor } from '../../engine/roles.js';
 import type { types } from '@slack/bolt';
 import type { Approver } from '../../config-types.js';
+import { formatPlanned } from '../../actions/command-format.js';
 import { FINAL_STATES } from '../../engine/types.js';
 import type { IncidentDetail, IncidentSummary, TimelineEntry } from '../../engine/types.js';
 import { APPROVE_ACTION, REJECT_ACTION, encodeButtonValue } from './action-ids.js';
@@ -84,7 +85,7 @@ export function keyFindings(tl: TimelineEntry[], max = 5): string[] {
 
 function proposalBlocks(inc: IncidentDetail, p: Pending, tl: TimelineEntry[], config: readonly Approver[]): Block[] {
   const nodes = [...new Set(p.commands.map((c) => c.node))];
-  const cmds = p.commands.map((c) => `${c.node}  ${c.argv.join(' ')}`).join('\n');
+  const cmds = p.commands.map((c) => formatPlanned(c, '  ')).join('\n');
   const approvers = approversFor(config, p.role);
   const reason = tl.filter((e) => e.kind === 'decision' && e.data?.['remediation'] === p.remediation).at(-1)?.summary;
   const evidence = [...(reason ? [reason] : []), ...p.evidence];
