@@ -13,6 +13,7 @@ import { RunbookCatalog } from './engine/catalog.js';
 import { Engine } from './engine/engine.js';
 import { makeKeys } from './engine/keys.js';
 import { TargetLocks } from './engine/locks.js';
+import { RefusalLimiter } from './engine/refusal-limit.js';
 import { createMetrics } from './engine/metrics.js';
 import type { Metrics } from './engine/metrics.js';
 import { createQueue } from './engine/queue.js';
@@ -156,6 +157,7 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
       log,
       ...(config.http.token !== undefined ? { token: config.http.token } : {}),
       maxBodyBytes: config.http.maxBodyBytes,
+      refusals: new RefusalLimiter(redis, keys),
       ...(slack?.extraRoutes ? { extraRoutes: slack.extraRoutes } : {}),
     });
     const { port } = await door.listen(config.http.port, config.http.host);

@@ -218,7 +218,7 @@ function expand(s: string, env: NodeJS.ProcessEnv, path: PathSeg[], issues: Issu
       issues.push({ path, message: 'malformed ${...} reference (write $${ for a literal ${)' });
       return '';
     }
-    const v = env[name];
+    const v = Object.hasOwn(env, name) ? env[name] : undefined;
     if (fallback !== undefined) return v === undefined || v === '' ? fallback : v;
     if (v === undefined) {
       issues.push({ path, message: `environment variable ${name} is not set` });
@@ -232,7 +232,8 @@ function expand(s: string, env: NodeJS.ProcessEnv, path: PathSeg[], issues: Issu
 // Assembly
 
 function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrides, logLevel: string): AppConfig {
-  const targets: Record<string, TargetConfig> = {};
+  // Null-prototype maps: names from the file or from requests never reach Object.prototype (issue 12 #4).
+  const targets: Record<string, TargetConfig> = Object.create(null) as Record<string, TargetConfig>;
   for (const [name, t] of Object.entries(p.targets)) targets[name] = buildTarget(name, t);
   const routes: RouteConfig[] = p.routes.map((r) => ({
     ...(r.match.alertname !== undefined && { alertname: r.match.alertname }),
@@ -278,7 +279,7 @@ function buildSlack(s: NonNullable<ParsedConfig['slack']>): SlackConfig {
     signingSecret: s.signingSecret,
     ...(s.appToken !== undefined && { appToken: s.appToken }),
     defaultChannel: s.defaultChannel,
-    channels: s.channels,
+    channels: Object.assign(Object.create(null) as Record<string, string>, s.channels),
     apiUrl: s.apiUrl.endsWith('/') ? s.apiUrl : `${s.apiUrl}/`,
   };
 }

@@ -49,6 +49,10 @@ export interface EngineDeps {
 }
 
 const LOCK_RETRY_MS = 2000;
+/** Issue 12 #1: how long a claim on runbook+target lives before its incident record is written. */
+const OPENING_TTL_MS = 30_000;
+/** The claim of an open incident (dropped when it closes). */
+const OPEN_CLAIM_TTL_MS = 7 * 24 * 3600_000;
 
 function newIncidentId(now: number): string {
   const d = new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
@@ -210,7 +214,7 @@ export class Engine implements EnginePort {
       return fpOwner;
     }
     const existing = fpOwner ?? (await this.d.store.lookup(k.openFor(r.runbook, r.target)));
-    if (existing && (await this.join(existing, r))) return existing;
+    if (existing && (await this.join(existing, alert.fingerprint, alert.labels))) return existing;
     return this.open({
       runbook: r.runbook,
       target: r.target,
@@ -223,23 +227,45 @@ export class Engine implements EnginePort {
     });
   }
 
-  private async join(id: string, r: RoutedAlert): Promise<boolean> {
+  private async join(id: string, fingerprint: string, labels: Record<string, string>): Promise<boolean> {
     for (let i = 0; i < 20; i++) {
       const rec = await this.d.store.get(id);
       if (!rec || FINAL_STATES.includes(rec.state)) return false;
-      if (rec.fingerprints.includes(r.alert.fingerprint)) {
-        await this.d.store.append(id, { ...entry(this.env, 'alert.firing', `${r.alert.labels['alertname'] ?? 'alert'} still firing (repeat notification)`, { fingerprint: r.alert.fingerprint }), actor: { kind: 'alertmanager' } });
+      if (rec.fingerprints.includes(fingerprint)) {
+        await this.d.store.append(id, { ...entry(this.env, 'alert.firing', `${labels['alertname'] ?? 'alert'} still firing (repeat notification)`, { fingerprint }), actor: { kind: 'alertmanager' } });
         return true;
       }
-      const ok = await this.d.store.cas(id, rec.version, { fingerprints: [...rec.fingerprints, r.alert.fingerprint], snapshot: rec.snapshot }, [
-        { ...entry(this.env, 'incident.joined', `${r.alert.labels['alertname'] ?? 'alert'} joined this incident`, { fingerprint: r.alert.fingerprint, labels: r.alert.labels }), actor: { kind: 'alertmanager' } },
+      const ok = await this.d.store.cas(id, rec.version, { fingerprints: [...rec.fingerprints, fingerprint], snapshot: rec.snapshot }, [
+        { ...entry(this.env, 'incident.joined', `${labels['alertname'] ?? 'alert'} joined this incident`, { fingerprint, labels }), actor: { kind: 'alertmanager' } },
       ]);
       if (ok) {
-        await this.d.store.claim(this.d.keys.fingerprint(r.alert.fingerprint), id);
+        await this.d.store.claim(this.d.keys.fingerprint(fingerprint), id);
         return true;
       }
     }
     return false;
+  }
+
+  /**
+   * Issue 12 #1: the open incident of `runbook`+`target` another opener holds, once its record is
+   * written; `undefined` once the claim is ours. The claim is never given up while the holder's
+   * record is missing: a fresh claim only lives {@link OPENING_TTL_MS} until its record is written
+   * (then it is extended), so a holder that died while opening frees it by itself.
+   */
+  private async holderOf(openKey: string, id: string): Promise<string | undefined> {
+    const deadline = this.d.now() + OPENING_TTL_MS + 5000;
+    for (;;) {
+      const cur = await this.d.store.lookup(openKey);
+      if (cur === undefined) {
+        if ((await this.d.store.claim(openKey, id, OPENING_TTL_MS)) === id) return undefined;
+        continue;
+      }
+      if (cur === id) return undefined;
+      const rec = await this.d.store.get(cur);
+      if (rec && !FINAL_STATES.includes(rec.state)) return cur;
+      if (rec || this.d.now() > deadline) await this.d.store.delIfEquals(openKey, cur);
+      else await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** Open an incident and start its machine. */
@@ -250,12 +276,18 @@ export class Engine implements EnginePort {
     if (!tcfg) throw new InputError(`unknown target '${o.target}' (known: ${this.d.targets.names().join(', ') || 'none configured'})`, 404);
     const now = this.d.now();
     const id = newIncidentId(now);
-    const owner = await this.d.store.claim(this.d.keys.openFor(o.runbook, o.target), id);
+    const openKey = this.d.keys.openFor(o.runbook, o.target);
+    const owner = await this.d.store.claim(openKey, id, OPENING_TTL_MS);
     if (owner !== id && o.by === 'alertmanager') {
-      const existing = await this.d.store.get(owner);
-      if (existing && !FINAL_STATES.includes(existing.state)) return owner;
-      await this.d.store.delIfEquals(this.d.keys.openFor(o.runbook, o.target), owner);
-      await this.d.store.claim(this.d.keys.openFor(o.runbook, o.target), id);
+      // Issue 12 #1: an alert never opens a second incident for this runbook and target; it waits
+      // for the holder's record and joins it with its fingerprints.
+      for (let tries = 0; tries < 5; tries++) {
+        const holder = await this.holderOf(openKey, id);
+        if (holder === undefined) break;
+        let joined = true;
+        for (const fp of o.fingerprints) joined = joined && (await this.join(holder, fp, o.labels));
+        if (joined) return holder;
+      }
     }
     await this.d.store.saveRunbookDef(rb.hash, rb.def);
     const input: MachineContext = {
@@ -300,6 +332,8 @@ export class Engine implements EnginePort {
     const { version: _v, ...fields } = rec;
     if (!(await this.d.store.cas(id, 0, fields, notes))) throw new Error(`incident id collision ${id}`);
     await this.d.store.index(id, now);
+    // The record is written: our claim on runbook+target now lives as long as the incident.
+    await this.d.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`, 1, openKey, id, String(OPEN_CLAIM_TTL_MS));
     for (const fp of o.fingerprints) await this.d.store.claim(this.d.keys.fingerprint(fp), id);
     this.d.metrics.incidentsOpened.inc({ runbook: rb.def.name });
     this.d.log.info({ incident: id, runbook: rb.def.name, target: o.target, dryRun: o.dryRun }, 'incident opened');

@@ -23,6 +23,8 @@ export interface Keys {
   slackLock(id: string): string;
   /** Set (with a TTL) while Slack asked us to back off (429 Retry-After, 5xx): syncs wait. */
   slackPause: string;
+  /** Counter (with a TTL: the window) of refused approval attempts recorded for an incident. */
+  refusals(id: string): string;
 }
 
 export function makeKeys(prefix: string): Keys {
@@ -42,5 +44,6 @@ export function makeKeys(prefix: string): Keys {
     slackCursor: (id) => `${p}:inc:{${id}}:slack:cursor`,
     slackLock: (id) => `${p}:inc:{${id}}:slack:lock`,
     slackPause: `${p}:slack:pause`,
+    refusals: (id) => `${p}:inc:{${id}}:refusals`,
   };
 }

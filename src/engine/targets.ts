@@ -23,14 +23,15 @@ export class TargetRegistry {
     return Object.keys(this.targets).sort();
   }
 
+  /** Own entries only (issue 12 #4: a name like `constructor` must not reach the prototype). */
   config(name: string): TargetConfig | undefined {
-    return this.targets[name];
+    return Object.hasOwn(this.targets, name) ? this.targets[name] : undefined;
   }
 
   get(name: string): TargetHandle | undefined {
     const cached = this.entries.get(name);
     if (cached) return cached.handle;
-    const t = this.targets[name];
+    const t = this.config(name);
     if (!t) return undefined;
     const tls = t.tls !== undefined ? { tls: t.tls } : {};
     const data = new ConnectionPool({

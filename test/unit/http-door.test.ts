@@ -74,8 +74,14 @@ class FakeEngine implements EnginePort {
     this.decisions.push({ op: 'reject', id, by, via, ...(reason !== undefined ? { reason } : {}) });
     return this.decision;
   }
-  rolesOf(): Role[] {
-    return [];
+  /** Configured approvers of the double (issue 12 #4: `by` is checked against them). */
+  roles = new Map<string, Role[]>([
+    ['alice', ['redis.dba-operator']],
+    ['bob', ['redis.cluster-admin']],
+    ['victor', ['redis.viewer']],
+  ]);
+  rolesOf(by: string): Role[] {
+    return this.roles.get(by) ?? [];
   }
   names() {
     return { targets: ['cache-prod'], runbooks: ['redis-memory-pressure'] };
@@ -435,5 +441,54 @@ describe('/api', () => {
     expect(await res.json()).toEqual({ incidentId: 'inc-run-1' });
     expect(engine.runs).toEqual([{ runbook: 'memory-high', target: 'cache-prod', dryRun: true, by: 'alice', via: 'http' }]);
     expect((await post('/api/runs', { runbook: 'memory-high', by: 'alice' })).status).toBe(400);
+  });
+
+  it('issue 12 #4: POST /api/runs checks `by` against approvers: unknown 403, a run needs dba-operator, a dry run viewer', async () => {
+    const unknown = await post('/api/runs', { runbook: 'memory-high', target: 'cache-prod', dryRun: true, by: 'mallory' });
+    expect(unknown.status).toBe(403);
+    expect((await errorOf(unknown)).message).toBe("unknown identity 'mallory': not in approvers");
+    const proto = await post('/api/runs', { runbook: 'memory-high', target: 'cache-prod', by: 'constructor' });
+    expect(proto.status).toBe(403);
+    const viewerRun = await post('/api/runs', { runbook: 'memory-high', target: 'cache-prod', by: 'victor' });
+    expect(viewerRun.status).toBe(403);
+    expect((await errorOf(viewerRun)).message).toBe('victor may not request a run: needs redis.dba-operator, has redis.viewer');
+    expect(engine.runs).toEqual([]);
+    expect((await post('/api/runs', { runbook: 'memory-high', target: 'cache-prod', dryRun: true, by: 'victor' })).status).toBe(202);
+    expect((await post('/api/runs', { runbook: 'memory-high', target: 'cache-prod', by: 'alice' })).status).toBe(202);
+    expect(engine.runs.map((r) => [r.by, r.dryRun])).toEqual([
+      ['victor', true],
+      ['alice', false],
+    ]);
+  });
+});
+
+describe('issue 12 #5: bounded input at the door', () => {
+  it('answers 400 naming the field for a label value over 4 KiB, more than 64 labels, or annotations over 16 KiB, and ingests nothing', async () => {
+    const big = alert('RedisMemoryHigh', 'redis://10.0.0.7:6379');
+    big.labels = { ...big.labels, team: 'x'.repeat(4097) } as typeof big.labels;
+    let res = await post('/webhooks/alertmanager', body([big]));
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toBe('alerts[0].labels.team: label value of 4097 bytes (at most 4096)');
+
+    const many = alert('RedisMemoryHigh', 'redis://10.0.0.7:6379');
+    const labels: Record<string, string> = { ...many.labels };
+    for (let i = 0; i < 60; i++) labels[`l${i}`] = 'v';
+    many.labels = labels as typeof many.labels;
+    res = await post('/webhooks/alertmanager', body([alert('RedisMemoryHigh', 'redis://10.0.0.8:6379'), many]));
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toBe('alerts[1].labels: 65 labels (at most 64)');
+
+    const noisy = alert('RedisMemoryHigh', 'redis://10.0.0.7:6379');
+    noisy.annotations = { summary: 's', description: 'd'.repeat(16 * 1024) } as typeof noisy.annotations;
+    res = await post('/webhooks/alertmanager', body([noisy]));
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toBe('alerts[0].annotations: annotations of 16403 bytes in total (at most 16384)');
+    expect(engine.ingested).toEqual([]);
+
+    // At the limits exactly, the same alert is accepted.
+    const edge = alert('RedisMemoryHigh', 'redis://10.0.0.7:6379');
+    edge.labels = { ...edge.labels, team: 'x'.repeat(4096) } as typeof edge.labels;
+    expect((await post('/webhooks/alertmanager', body([edge]))).status).toBe(202);
+    expect(engine.ingested).toHaveLength(1);
   });
 });

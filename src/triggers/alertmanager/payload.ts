@@ -12,6 +12,43 @@ import type { AlertInput } from '../../engine/types.js';
 /** Most alerts accepted in one webhook body. */
 export const MAX_ALERTS_PER_BODY = 1000;
 
+/**
+ * Issue 12 #5: bounds on what an alert may carry into the store (it is copied to the incident
+ * record and its timeline). Sizes are UTF-8 bytes.
+ */
+export const LIMITS = {
+  /** Largest label value. */
+  labelValueBytes: 4096,
+  /** Largest label name. */
+  labelNameBytes: 256,
+  /** Most labels on one alert. */
+  labels: 64,
+  /** Largest sum of annotation names and values of one alert. */
+  annotationsBytes: 16 * 1024,
+  /** Largest `generatorURL`. */
+  urlBytes: 4096,
+} as const;
+
+const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** A label set within {@link LIMITS}; each issue names the label. */
+function boundedLabels(m: Record<string, string>, ctx: z.RefinementCtx): void {
+  const names = Object.keys(m);
+  if (names.length > LIMITS.labels) ctx.addIssue({ code: 'custom', message: `${names.length} labels (at most ${LIMITS.labels})` });
+  for (const k of names) {
+    if (bytes(k) > LIMITS.labelNameBytes) ctx.addIssue({ code: 'custom', path: [k], message: `label name of ${bytes(k)} bytes (at most ${LIMITS.labelNameBytes})` });
+    const v = m[k] ?? '';
+    if (bytes(v) > LIMITS.labelValueBytes) ctx.addIssue({ code: 'custom', path: [k], message: `label value of ${bytes(v)} bytes (at most ${LIMITS.labelValueBytes})` });
+  }
+}
+
+/** Annotations within {@link LIMITS} (their names and values together). */
+function boundedAnnotations(m: Record<string, string>, ctx: z.RefinementCtx): void {
+  let total = 0;
+  for (const [k, v] of Object.entries(m)) total += bytes(k) + bytes(v);
+  if (total > LIMITS.annotationsBytes) ctx.addIssue({ code: 'custom', message: `annotations of ${total} bytes in total (at most ${LIMITS.annotationsBytes})` });
+}
+
 /** Go's zero `time.Time`, which old senders put in `endsAt` of firing alerts. */
 const GO_ZERO_TIME = /^0001-01-01T00:00:00(\.0+)?Z$/;
 
@@ -21,11 +58,14 @@ const timestamp = z.iso.datetime({ offset: true });
 /** One alert of the body. `labels.alertname` is required; every label value is a string. */
 const alertSchema = z.looseObject({
   status: z.enum(['firing', 'resolved']),
-  labels: z.object({ alertname: z.string().min(1) }).catchall(z.string()),
-  annotations: stringMap.optional(),
+  labels: z.object({ alertname: z.string().min(1) }).catchall(z.string()).superRefine(boundedLabels),
+  annotations: stringMap.superRefine(boundedAnnotations).optional(),
   startsAt: timestamp,
   endsAt: timestamp.optional(),
-  generatorURL: z.string().optional(),
+  generatorURL: z
+    .string()
+    .refine((s) => bytes(s) <= LIMITS.urlBytes, `longer than ${LIMITS.urlBytes} bytes`)
+    .optional(),
   /** Hash of the label set (16 hex digits from Alertmanager); computed when missing. */
   fingerprint: z
     .string()

@@ -3,10 +3,14 @@
  * and manual runs. All of them sit behind the bearer token when one is configured.
  *
  * The approver identity (`by`) is taken from the body: whoever holds the API token may act as any
- * approver, so the token must be kept to trusted operators (the engine still checks roles).
+ * approver, so the token must be kept to trusted operators. `by` must be a configured approver
+ * (else 403): a run needs `redis.dba-operator`, a dry run `redis.viewer`; the engine checks the
+ * role of an approval. Refused approval attempts are bounded per incident (429 past the budget).
  */
 import { z } from 'zod';
+import type { Role } from '../../config-types.js';
 import { renderPostmortem } from '../../engine/postmortem.js';
+import { mayApprove } from '../../engine/roles.js';
 import type { DecisionResult } from '../../engine/types.js';
 import { readJson } from './body.js';
 import { HttpError } from './http-error.js';
@@ -75,6 +79,7 @@ export async function getTimelineMarkdown(ctx: RequestContext): Promise<void> {
 export async function approve(ctx: RequestContext): Promise<void> {
   const id = incidentId(ctx);
   const body = parseInput(decisionBody, await readJson(ctx.req, ctx.deps.maxBodyBytes));
+  await boundRefusals(ctx, id, body.by);
   answerDecision(ctx, await ctx.deps.engine.approve(id, body.by, 'http'));
 }
 
@@ -82,12 +87,14 @@ export async function approve(ctx: RequestContext): Promise<void> {
 export async function reject(ctx: RequestContext): Promise<void> {
   const id = incidentId(ctx);
   const body = parseInput(decisionBody, await readJson(ctx.req, ctx.deps.maxBodyBytes));
+  await boundRefusals(ctx, id, body.by);
   answerDecision(ctx, await ctx.deps.engine.reject(id, body.by, 'http', body.reason));
 }
 
 /** `POST /api/runs` with `{ runbook, target, dryRun?, by }` → 202 `{ incidentId }`. */
 export async function run(ctx: RequestContext): Promise<void> {
   const body = parseInput(runBody, await readJson(ctx.req, ctx.deps.maxBodyBytes));
+  requireRole(ctx, body.by, body.dryRun === true ? 'redis.viewer' : 'redis.dba-operator', body.dryRun === true ? 'request a dry run' : 'request a run');
   const { incidentId: created } = await ctx.deps.engine.run(body.runbook, body.target, {
     dryRun: body.dryRun ?? false,
     by: body.by,
@@ -95,6 +102,27 @@ export async function run(ctx: RequestContext): Promise<void> {
   });
   ctx.deps.log.info({ runbook: body.runbook, target: body.target, dryRun: body.dryRun ?? false, by: body.by, incidentId: created }, 'manual run requested');
   sendJson(ctx.res, 202, { incidentId: created }, { Location: `/api/incidents/${encodeURIComponent(created)}` });
+}
+
+/** Issue 12 #4: `by` must be a configured approver holding `needed`; else 403. */
+function requireRole(ctx: RequestContext, by: string, needed: Role, what: string): void {
+  const roles = ctx.deps.engine.rolesOf(by);
+  if (roles.length === 0) throw new HttpError(403, 'forbidden', `unknown identity '${by}': not in approvers`);
+  if (!mayApprove(roles, needed)) throw new HttpError(403, 'forbidden', `${by} may not ${what}: needs ${needed}, has ${roles.join(', ')}`);
+}
+
+/**
+ * Issue 12 #5: an attempt the engine would refuse (and record) is counted first; past the budget
+ * it is answered 429 and nothing reaches the incident's timeline.
+ */
+async function boundRefusals(ctx: RequestContext, id: string, by: string): Promise<void> {
+  const limiter = ctx.deps.refusals;
+  if (!limiter) return;
+  const needed = (await ctx.deps.engine.getIncident(id))?.pendingApproval?.role;
+  if (needed === undefined || mayApprove(ctx.deps.engine.rolesOf(by), needed)) return;
+  if (!(await limiter.admit(id))) {
+    throw new HttpError(429, 'too_many_refusals', `too many refused approval attempts on incident ${id}; ${by} lacks role ${needed}`, { 'Retry-After': '600' });
+  }
 }
 
 function answerDecision(ctx: RequestContext, r: DecisionResult): void {

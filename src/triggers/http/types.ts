@@ -32,6 +32,11 @@ export interface HttpServerDeps {
   extraRoutes?: ExtraRoutes;
   /** How long `engine.ready()` may take before the door treats the engine as not ready. Default 2000 ms. */
   readyTimeoutMs?: number;
+  /**
+   * Bounds refused approval attempts per incident (issue 12 #5): `admit` counts one and says
+   * whether it may still be recorded; past the budget the door answers 429 and records nothing.
+   */
+  refusals?: { admit(incidentId: string): Promise<boolean> };
 }
 
 /** One request as a route handler sees it. */
