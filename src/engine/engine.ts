@@ -432,7 +432,7 @@ export class Engine implements EnginePort {
         out = await diagnose(this.env, rec, target, rb.def, ctx);
         break;
       case 'plan':
-        out = await plan(this.env, rec, target, rb.def, ctx, effect.remediation);
+        out = await plan(this.env, rec, target, rb.def, ctx, effect.remediation, effect.options);
         break;
       case 'request-approval':
         await this.requestApproval(rec, effect);

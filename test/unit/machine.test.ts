@@ -72,7 +72,7 @@ describe('memory-pressure machine', () => {
     s = next(s, rb, { type: 'effect.done', seq: 5, at: T0 + 3000, result: { kind: 'verify', findings: { memAfter: { usage: 0.88 } } } });
     expect(s.state).toBe('verifying');
     expect(s.effects).toEqual([{ kind: 'verify', seq: 6, remediation: 'raise-maxmemory', key, delayMs: 15_000 }]);
-    s = next(s, rb, { type: 'effect.done', seq: 6, at: T0 + 18_000, result: { kind: 'verify', findings: { memAfter: { usage: 0.72 } } } });
+    s = next(s, rb, { type: 'effect.done', seq: 6, at: T0 + 18_000, result: { kind: 'verify', findings: { memAfter: { usage: 0.72 }, memNow: { usage: 0.72 } } } });
     expect(s.state).toBe('resolved');
     expect(s.effects.map((e) => e.kind)).toEqual(['release-lock', 'closed']);
     expect(s.notes.map((n) => n.kind)).toContain('verification.passed');
@@ -174,7 +174,7 @@ describe('runbook features beyond memory', () => {
     s = next(s, rb, { type: 'approval.granted', at: T0, key, by: 'bob' });
     expect(s.state).toBe('remediating');
     s = next(s, rb, { type: 'effect.done', seq: 4, at: T0, result: { kind: 'act', skipped: false, outcomes: [] } });
-    const ok = { kind: 'verify' as const, findings: { memAfter: { policy: 'allkeys-lru' }, statsAfter: { oomErrors: 3 } } };
+    const ok = { kind: 'verify' as const, findings: { memAfter: { policy: 'allkeys-lru' }, statsAfter: { oomErrors: 3 }, memNow: { usage: 0.8 } } };
     s = next(s, rb, { type: 'effect.done', seq: 5, at: T0 + 1000, result: ok });
     expect(s.state).toBe('verifying'); // holdFor: 60s
     s = next(s, rb, { type: 'effect.done', seq: 6, at: T0 + 31_000, result: { kind: 'verify', findings: { memAfter: { policy: 'allkeys-lru' }, statsAfter: { oomErrors: 9 } } } });

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { ActionDefinition, CommandOutcome, PlannedCommand } from '../types.js';
 import { nodeKey } from '../types.js';
 import { executePlan, isNoConfigFile } from './connection.js';
+import { commonApplied } from './applied.js';
 
 /** Parameters this action may set. Secrets (masterauth, requirepass) are never put in argv. */
 export const SETTABLE_PARAMETERS = [
@@ -94,5 +95,8 @@ export const configSet: ActionDefinition<ConfigSetInput, ConfigSetResult> = {
     if (exec.error) throw exec.error;
     const rewrite = exec.outcomes.find((o) => o.argv[1]?.toUpperCase() === 'REWRITE');
     return { outcomes: exec.outcomes, ...rewriteStatus(rewrite) };
+  },
+  applied(cmd, _inp, ctx) {
+    return commonApplied(cmd, ctx);
   },
 };

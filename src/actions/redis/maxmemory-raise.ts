@@ -8,6 +8,7 @@ import type { ActionContext, ActionDefinition, CommandOutcome, NodeRef, PlannedC
 import { nodeKey } from '../types.js';
 import { TargetError } from '../../errors.js';
 import { executePlan, readInfo } from './connection.js';
+import { commonApplied } from './applied.js';
 import { infoRole, num } from './info.js';
 import { resolveNodes } from './topology.js';
 import { rewriteStatus } from './config-set.js';
@@ -150,5 +151,8 @@ export const maxmemoryRaise: ActionDefinition<MaxmemoryRaiseInput, MaxmemoryRais
       notes,
       ...(bad && !bad.ok ? { failed: { node: bad.node, error: bad.error ?? 'failed' } } : {}),
     };
+  },
+  applied(cmd, _inp, ctx) {
+    return commonApplied(cmd, ctx);
   },
 };

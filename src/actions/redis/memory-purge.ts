@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { ActionDefinition, CommandOutcome, PlannedCommand } from '../types.js';
 import { nodeKey } from '../types.js';
 import { executePlan } from './connection.js';
+import { commonApplied } from './applied.js';
 
 const input = z.object({}).strict().prefault({});
 
@@ -32,5 +33,8 @@ export const memoryPurge: ActionDefinition<z.infer<typeof input>, MemoryPurgeRes
     const exec = await executePlan(ctx, plan);
     if (exec.error) throw exec.error;
     return { outcomes: exec.outcomes };
+  },
+  applied(cmd, _inp, ctx) {
+    return commonApplied(cmd, ctx);
   },
 };

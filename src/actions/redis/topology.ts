@@ -17,6 +17,7 @@ export const NODE_SELECTORS = [
   'all-nodes',
   'sentinels',
   'cluster-masters',
+  'cluster-nodes',
 ] as const;
 
 /** A node selector: see {@link resolveNodes}. */
@@ -267,5 +268,37 @@ export async function resolveNodes(target: TargetHandle, selector: NodeSelector,
       return target.mode === 'cluster' ? topo.clusterNodes : [requirePrimary(target, topo), ...topo.replicas];
     case 'cluster-masters':
       return target.mode === 'cluster' ? topo.clusterMasters : [requirePrimary(target, topo)];
+    case 'cluster-nodes':
+      return target.mode === 'cluster' ? topo.clusterNodes : [requirePrimary(target, topo), ...topo.replicas];
   }
+}
+
+/**
+ * Every node that is part of the target, as far as can be known right now: the configured
+ * endpoints and Sentinels, the discovered primary and replicas, and in Cluster mode every node of
+ * CLUSTER NODES (failed ones included: a diagnostic may need to look at them). Used to refuse a
+ * node an expression names when it does not belong to the target.
+ */
+export async function knownNodes(target: TargetHandle, alertNode?: string): Promise<Set<string>> {
+  const out = new Set<string>([...target.endpoints, ...target.sentinels].map(nodeKey));
+  if (alertNode) out.add(alertNode);
+  try {
+    const topo = await discoverTopology(target, alertNode);
+    for (const n of [topo.primary, ...topo.replicas, ...topo.clusterNodes]) if (n) out.add(nodeKey(n));
+  } catch {
+    // Discovery failed: the configured nodes are all we can vouch for.
+  }
+  if (target.mode === 'cluster') {
+    for (const ep of target.endpoints) {
+      try {
+        for (const l of parseClusterNodes(replyText(await sendCommand({ target }, ep, ['CLUSTER', 'NODES'])))) {
+          if (l.host !== '' && l.port > 0) out.add(`${l.host}:${l.port}`);
+        }
+        break;
+      } catch {
+        continue;
+      }
+    }
+  }
+  return out;
 }

@@ -1,21 +1,39 @@
 /**
- * The act effect: take the target's lock, re-check the precondition on the live target, record
- * the intent, send exactly the approved commands, record the outcome. The intent record makes it
- * at-most-once: a step found "started" after a crash is never repeated, it is escalated.
+ * The act effect: take the target's lock, re-check the precondition on the live target, then send
+ * exactly the approved commands, one at a time, each checkpointed in the store before and after it
+ * is sent. A `repeat` step is planned again from the live target after each round (the round's plan
+ * is stored before any of it is sent) until its plan is empty or its round limit is reached.
+ *
+ * After a crash the job runs again and resumes at the first command not known to be done: a
+ * command found "sending" is checked on the live target with its action's `applied()` — in place:
+ * skipped; not in place: sent; cannot tell: the incident escalates (never sent twice blindly).
+ * Every command has a hard timeout.
  */
 import { getAction } from '../../actions/registry.js';
 import type { CommandOutcome, PlannedCommand, TargetHandle } from '../../actions/types.js';
+import { parseNodeKey } from '../../actions/redis/connection.js';
 import { redisErrorCode, RunbooksError } from '../../errors.js';
 import { compileExpr } from '../expr/index.js';
 import type { TargetLocks } from '../locks.js';
 import { scopeOf } from '../machine/scope.js';
 import type { MachineContext } from '../machine/types.js';
-import type { RunbookDef } from '../runbook/schema.js';
+import type { ActStepDef, RunbookDef } from '../runbook/schema.js';
+import { durationMs } from '../runbook/duration.js';
 import type { IncidentRecord } from '../store/incidents.js';
 import type { EffectEnv } from './context.js';
 import { entry } from './context.js';
 import type { EffectOutcome } from './diagnose.js';
 import { runSteps } from './diagnose.js';
+import { planStep, stepInput } from './plan.js';
+
+/** Version of the intent record layout: v2 checkpoints every command. */
+const INTENT_VERSION = '2';
+
+type Failure = { code: string; message: string };
+
+function show(c: PlannedCommand): string {
+  return `${c.node}: ${c.argv.join(' ')}`;
+}
 
 export async function act(
   env: EffectEnv,
@@ -41,14 +59,16 @@ export async function act(
   const intentKey = env.keys.intent(rec.id, key);
   const prior = await env.redis.hgetall(intentKey);
   if (prior['status'] === 'done') {
-    if (prior['failed']) return { failed: JSON.parse(prior['failed']) as { code: string; message: string } };
+    if (prior['failed']) return { failed: JSON.parse(prior['failed']) as Failure };
     return { result: { kind: 'act', skipped: false, outcomes: JSON.parse(prior['outcomes'] ?? '[]') as CommandOutcome[] } };
   }
-  if (prior['status'] === 'started') {
+  const resuming = prior['status'] === 'started';
+  if (resuming && prior['v'] !== INTENT_VERSION) {
+    // Written by an engine that did not checkpoint each command: we cannot tell what was sent.
     return { failed: { code: 'intent_interrupted', message: `${rem.title}: a previous attempt started at ${prior['at']} and was interrupted; it is not repeated — check the target by hand` } };
   }
 
-  if (rem.precondition) {
+  if (!resuming && rem.precondition) {
     const pre = compileExpr(rem.precondition);
     const roots = new Set(pre.paths());
     const steps = def.diagnose.filter((s) => roots.has(s.id) || Object.keys(def.derive).some((d) => roots.has(d)));
@@ -57,64 +77,150 @@ export async function act(
     if (!pre.test(scopeOf({ ...ctx, findings: fresh }))) {
       const reason = `precondition no longer holds on the live target (${rem.precondition}); ${rem.title} skipped`;
       await env.store.append(rec.id, entry(env, 'precondition.failed', reason, { remediation: remId }));
-      return { result: { kind: 'act', skipped: true, reason, findings } };
+      // Is the symptom itself gone? Then the incident resolves without any change; else decide again.
+      const symptom = def.symptom ? (await runSteps(env, rec, target, def, { ...ctx, findings: fresh }, def.symptom.steps, { derive: false, timelineKind: 'verification.poll' })).findings : {};
+      return { result: { kind: 'act', skipped: true, reason, findings: { ...findings, ...symptom } } };
     }
   }
 
-  const at = new Date(env.now()).toISOString();
-  await env.redis.hset(intentKey, { status: 'started', at, commands: JSON.stringify(current.commands) });
-  await env.redis.pexpire(intentKey, 30 * 24 * 3600_000);
-  await env.store.append(rec.id, entry(env, 'command.intent', `about to send: ${current.commands.map((c) => `${c.node}: ${c.argv.join(' ')}`).join('; ')}`, { remediation: remId, key, commands: current.commands }));
+  if (resuming) {
+    await env.store.append(rec.id, entry(env, 'note', `${rem.title}: resuming after an interruption (the previous attempt started at ${prior['at']}); commands already done are not sent again`, { remediation: remId, key }));
+  } else {
+    const at = new Date(env.now()).toISOString();
+    await env.redis.hset(intentKey, { v: INTENT_VERSION, status: 'started', at, commands: JSON.stringify(current.commands) });
+    await env.redis.pexpire(intentKey, 30 * 24 * 3600_000);
+    await env.store.append(rec.id, entry(env, 'command.intent', `about to send: ${current.commands.map(show).join('; ')}`, { remediation: remId, key, commands: current.commands }));
+  }
 
   const outcomes: CommandOutcome[] = [];
-  let failure: { code: string; message: string } | undefined;
-  const groups = new Map<string, PlannedCommand[]>();
-  for (const c of current.commands) {
-    const g = `${c.step ?? 0}|${c.origin ?? c.node}`;
-    groups.set(g, [...(groups.get(g) ?? []), c]);
-  }
-  for (const [g, cmds] of groups) {
-    const [stepIdx, origin] = g.split('|') as [string, string];
-    const step = rem.steps[Number(stepIdx)];
-    const action = step ? getAction(step.action) : undefined;
-    if (!step || !action) {
-      failure = { code: 'action_unknown', message: `no step ${stepIdx}` };
-      break;
-    }
-    const [host, port] = [origin.slice(0, origin.lastIndexOf(':')), Number(origin.slice(origin.lastIndexOf(':') + 1))];
-    const ac = new AbortController();
-    try {
-      const res = (await action.run(action.input.parse(step.with), {
-        target,
-        node: { host, port },
-        findings: ctx.findings,
-        params: { ...ctx.params, ...step.with },
-        dryRun: false,
-        log: env.log.child({ incident: rec.id, action: step.action }),
-        signal: ac.signal,
-        now: env.now,
-      }, cmds)) as { outcomes?: CommandOutcome[] } & Record<string, unknown>;
-      for (const o of res.outcomes ?? []) {
-        outcomes.push(o);
-        await env.store.append(rec.id, entry(env, 'command.executed', `${o.node}: ${o.argv.join(' ')} → ${o.ok ? (o.reply ?? 'OK') : `ERROR ${o.error}`}`, { ...o, remediation: remId }));
-      }
-      for (const [k, v] of Object.entries(res)) {
-        if (k !== 'outcomes' && (k === 'persisted' || k === 'notes')) {
-          await env.store.append(rec.id, entry(env, 'note', `${step.action}: ${k} = ${JSON.stringify(v)}`, { [k]: v }));
-        }
-      }
-      const bad = (res.outcomes ?? []).find((o) => !o.ok && !(o.argv[0]?.toUpperCase() === 'CONFIG' && o.argv[1]?.toUpperCase() === 'REWRITE'));
-      if (bad) {
-        failure = { code: 'command_failed', message: `${bad.node}: ${bad.argv.join(' ')} failed: ${bad.error}` };
-        break;
-      }
-    } catch (e) {
-      failure = { code: e instanceof RunbooksError ? e.code : redisErrorCode(e), message: (e as Error).message };
-      await env.store.append(rec.id, entry(env, 'error', `${step.action} on ${origin} failed: ${failure.message}`, { code: failure.code }));
-      break;
-    }
+  let failure: Failure | undefined;
+  for (const [i, step] of rem.steps.entries()) {
+    failure = await runStep(env, locks, rec, target, ctx, intentKey, remId, step, i, current.commands.filter((c) => (c.step ?? 0) === i), outcomes);
+    if (failure) break;
   }
   await env.redis.hset(intentKey, { status: 'done', outcomes: JSON.stringify(outcomes), failed: failure ? JSON.stringify(failure) : '' });
   if (failure) return { failed: failure };
   return { result: { kind: 'act', skipped: false, outcomes } };
+}
+
+/** Run one step: its approved commands (round 0), then, for a `repeat` step, the next rounds. */
+async function runStep(
+  env: EffectEnv,
+  locks: TargetLocks,
+  rec: IncidentRecord,
+  target: TargetHandle,
+  ctx: MachineContext,
+  intentKey: string,
+  remId: string,
+  step: ActStepDef,
+  i: number,
+  approved: PlannedCommand[],
+  outcomes: CommandOutcome[],
+): Promise<Failure | undefined> {
+  const action = getAction(step.action);
+  if (!action) return { code: 'action_unknown', message: `unknown action ${step.action}` };
+  let input: unknown;
+  try {
+    input = action.input.parse(stepInput(step, ctx));
+  } catch (e) {
+    return { code: e instanceof RunbooksError ? e.code : 'input_invalid', message: (e as Error).message };
+  }
+  const rounds = step.repeat?.max ?? 1;
+  const timeoutMs = step.timeout !== undefined ? durationMs(step.timeout) : action.timeoutMs;
+  for (let round = 0; round < rounds; round++) {
+    let cmds: PlannedCommand[];
+    if (round === 0) cmds = approved;
+    else {
+      const stored = await env.redis.hget(intentKey, `plan:${i}:${round}`);
+      if (stored) cmds = JSON.parse(stored) as PlannedCommand[];
+      else {
+        try {
+          cmds = await planStep(env, rec, target, ctx, step, i);
+        } catch (e) {
+          return { code: e instanceof RunbooksError ? e.code : redisErrorCode(e), message: `${step.action}: planning round ${round + 1} failed: ${(e as Error).message}` };
+        }
+        // Frozen before any of it is sent: a resumed run sends exactly this round.
+        await env.redis.hset(intentKey, `plan:${i}:${round}`, JSON.stringify(cmds));
+      }
+      if (cmds.length === 0) {
+        await env.store.append(rec.id, entry(env, 'note', `${step.action}: done after ${round} round${round === 1 ? '' : 's'} (nothing left to do)`, { remediation: remId, step: i, rounds: round }));
+        return undefined;
+      }
+      await locks.refresh(target.name, rec.id);
+    }
+    for (const [j, cmd] of cmds.entries()) {
+      const field = `c:${i}:${round}:${j}`;
+      const st = await env.redis.hget(intentKey, field);
+      if (st === 'done') continue;
+      const node = parseNodeKey(cmd.origin ?? cmd.node);
+      const actx = {
+        target,
+        node,
+        findings: ctx.findings,
+        params: { ...ctx.params, ...(input as Record<string, unknown>) },
+        dryRun: false,
+        log: env.log.child({ incident: rec.id, action: step.action }),
+        now: env.now,
+      };
+      if (st === 'sending') {
+        // Interrupted between "about to send" and "sent": look at the target before deciding.
+        let inPlace: boolean | undefined;
+        try {
+          inPlace = action.applied ? await action.applied(cmd, input, { ...actx, signal: new AbortController().signal }) : undefined;
+        } catch (e) {
+          inPlace = undefined;
+          env.log.warn({ incident: rec.id, err: (e as Error).message }, 'applied() check failed');
+        }
+        if (inPlace === undefined) {
+          return { code: 'intent_interrupted', message: `${show(cmd)} was being sent when the engine stopped and ${step.action} cannot tell whether it took effect; it is not repeated — check the target by hand` };
+        }
+        await env.store.append(rec.id, entry(env, 'note', `${show(cmd)}: interrupted by a crash; checked on the live target: ${inPlace ? 'already in place, not sent again' : 'not in place, sending it now'}`, { remediation: remId, command: cmd, inPlace }));
+        if (inPlace) {
+          await env.redis.hset(intentKey, field, 'done');
+          outcomes.push({ ...cmd, ok: true, reply: 'already in place (checked after a restart)' });
+          continue;
+        }
+      }
+      await env.redis.hset(intentKey, field, 'sending');
+      const ac = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const res = (await Promise.race([
+          action.run(input, { ...actx, signal: ac.signal }, [cmd]),
+          new Promise<never>((_, rej) => {
+            timer = setTimeout(() => {
+              ac.abort();
+              rej(new RunbooksError('command_timeout', `${show(cmd)} did not answer within ${timeoutMs} ms`));
+            }, timeoutMs);
+          }),
+        ])) as { outcomes?: CommandOutcome[] } & Record<string, unknown>;
+        const got = res.outcomes ?? [];
+        for (const o of got) {
+          outcomes.push(o);
+          await env.store.append(rec.id, entry(env, 'command.executed', `${o.node}: ${o.argv.join(' ')} → ${o.ok ? (o.reply ?? 'OK') : `ERROR ${o.error}`}`, { ...o, remediation: remId, round: round + 1 }));
+        }
+        for (const [k, v] of Object.entries(res)) {
+          if (k === 'persisted' && v === false) await env.store.append(rec.id, entry(env, 'note', `${step.action}: not persisted (${String(res['note'] ?? 'CONFIG REWRITE failed')})`, { persisted: false }));
+        }
+        await env.redis.hset(intentKey, field, 'done');
+        const bad = got.find((o) => !o.ok && !(o.argv[0]?.toUpperCase() === 'CONFIG' && o.argv[1]?.toUpperCase() === 'REWRITE'));
+        if (bad) return { code: 'command_failed', message: `${bad.node}: ${bad.argv.join(' ')} failed: ${bad.error}` };
+      } catch (e) {
+        const f = { code: e instanceof RunbooksError ? e.code : redisErrorCode(e), message: (e as Error).message };
+        // A timed-out command may or may not have taken effect: it stays "sending" (checked on resume).
+        if (f.code !== 'command_timeout') await env.redis.hset(intentKey, field, 'done');
+        await env.store.append(rec.id, entry(env, 'error', `${step.action} on ${cmd.origin ?? cmd.node} failed: ${f.message}`, { code: f.code }));
+        return f;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    if (step.repeat) {
+      await env.store.append(rec.id, entry(env, 'note', `${step.action}: round ${round + 1} done (${cmds.length} command${cmds.length === 1 ? '' : 's'})`, { remediation: remId, step: i, round: round + 1, commands: cmds.length }));
+    }
+  }
+  if (step.repeat) {
+    await env.store.append(rec.id, entry(env, 'note', `${step.action}: stopped after the limit of ${rounds} rounds; verification decides whether that was enough`, { remediation: remId, step: i, rounds }));
+  }
+  return undefined;
 }

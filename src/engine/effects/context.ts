@@ -3,8 +3,6 @@
  * action on the nodes a selector picks, with a timeout, recording durations.
  */
 import type { Logger } from 'pino';
-import { resolveNodes } from '../../actions/redis/topology.js';
-import type { NodeSelector } from '../../actions/redis/topology.js';
 import { getAction } from '../../actions/registry.js';
 import type { ActionContext, NodeRef, TargetHandle } from '../../actions/types.js';
 import { nodeKey } from '../../actions/types.js';
@@ -14,6 +12,9 @@ import type { Metrics } from '../metrics.js';
 import type { IncidentRecord, IncidentStore, StoreClient } from '../store/incidents.js';
 import type { Keys } from '../keys.js';
 import type { TimelineEntry, TimelineKind } from '../types.js';
+import { isFanOut, selectNodes } from '../node-selection.js';
+import type { SelectorDef } from '../runbook/schema.js';
+import { resolveWith } from '../runbook/step-inputs.js';
 
 export interface EffectEnv {
   redis: StoreClient;
@@ -25,8 +26,7 @@ export interface EffectEnv {
   lockTtlMs: number;
 }
 
-/** Selectors whose findings are keyed by node (`{ "host:port": result }`). */
-export const FAN_OUT: readonly string[] = ['replicas', 'all-nodes', 'sentinels', 'cluster-masters'];
+export { FAN_OUT } from '../node-selection.js';
 
 export function entry(env: Pick<EffectEnv, 'now'>, kind: TimelineKind, summary: string, data?: Record<string, unknown>): TimelineEntry {
   return { at: new Date(env.now()).toISOString(), kind, actor: { kind: 'engine' }, summary, ...(data ? { data } : {}) };
@@ -45,26 +45,38 @@ export async function runOnNodes(
   env: EffectEnv,
   rec: IncidentRecord,
   target: TargetHandle,
-  step: { action: string; on: string; with: Record<string, unknown> },
+  step: { action: string; on: SelectorDef; with: Record<string, unknown> },
+  scope: Readonly<Record<string, unknown>>,
   findings: Record<string, unknown>,
   params: Record<string, unknown>,
   runbook: string,
 ): Promise<{ nodes: NodeRef[]; runs: StepRun[] }> {
   const action = getAction(step.action);
   if (!action) throw new RunbooksError('action_unknown', `unknown action ${step.action}`);
+  const failAll = (code: string, message: string) => ({ nodes: [], runs: [{ node: { host: '?', port: 0 }, ok: false, error: { code, message }, ms: 0 }] });
   let nodes: NodeRef[];
   try {
-    nodes = await resolveNodes(target, step.on as NodeSelector, rec.node);
+    nodes = await selectNodes(target, step.on, rec.node, scope);
   } catch (e) {
-    return { nodes: [], runs: [{ node: { host: '?', port: 0 }, ok: false, error: { code: e instanceof RunbooksError ? e.code : redisErrorCode(e), message: (e as Error).message }, ms: 0 }] };
+    return failAll(e instanceof RunbooksError ? e.code : redisErrorCode(e), (e as Error).message);
   }
-  const input = action.input.parse(step.with);
+  const resolved = resolveWith(step.with, scope);
+  if (resolved.missing.length > 0) {
+    return failAll('input_unresolved', `could not evaluate ${resolved.missing.map((m) => `{${m}}`).join(', ')} for ${step.action}: no such finding (a step it depends on failed or found nothing)`);
+  }
+  const withValues = resolved.value as Record<string, unknown>;
+  const parsedInput = action.input.safeParse(withValues);
+  if (!parsedInput.success) {
+    const first = parsedInput.error.issues[0];
+    return failAll('input_invalid', `invalid input for ${step.action} at with.${(first?.path ?? []).join('.')}: ${first?.message ?? 'invalid'}`);
+  }
+  const input = parsedInput.data;
   const runs: StepRun[] = [];
   for (const node of nodes) {
     const t0 = performance.now();
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), action.timeoutMs);
-    const ctx: ActionContext = { target, node, findings, params: { ...params, ...step.with }, dryRun: rec.dryRun, log: env.log.child({ incident: rec.id, action: step.action, node: nodeKey(node) }), signal: ac.signal, now: env.now };
+    const ctx: ActionContext = { target, node, findings, params: { ...params, ...withValues }, dryRun: rec.dryRun, log: env.log.child({ incident: rec.id, action: step.action, node: nodeKey(node) }), signal: ac.signal, now: env.now };
     try {
       const result = await Promise.race([
         action.run(input, ctx),
@@ -83,9 +95,9 @@ export async function runOnNodes(
 }
 
 /** Findings of one step: the single result, or a map by node for fan-out selectors. */
-export function findingOf(on: string, runs: StepRun[]): unknown {
+export function findingOf(on: SelectorDef, runs: StepRun[]): unknown {
   const one = (r: StepRun): unknown => (r.ok ? r.result : { error: r.error });
-  if (FAN_OUT.includes(on)) return Object.fromEntries(runs.map((r) => [nodeKey(r.node), one(r)]));
+  if (isFanOut(on)) return Object.fromEntries(runs.map((r) => [nodeKey(r.node), one(r)]));
   const first = runs[0];
   return first ? one(first) : { error: { code: 'no_nodes', message: 'no node matched the selector' } };
 }

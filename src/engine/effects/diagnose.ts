@@ -31,7 +31,8 @@ export async function runSteps(
   let failures = 0;
   const codes = new Set<string>();
   for (const step of steps) {
-    const { runs } = await runOnNodes(env, rec, target, step, { ...ctx.findings, ...findings }, ctx.params, def.name);
+    const known = { ...ctx.findings, ...findings };
+    const { runs } = await runOnNodes(env, rec, target, step, scopeOf({ ...ctx, findings: known }), known, ctx.params, def.name);
     findings[step.id] = findingOf(step.on, runs);
     const bad = runs.filter((r) => !r.ok);
     failures += bad.length === runs.length ? 1 : 0;
@@ -60,9 +61,8 @@ export async function runSteps(
 }
 
 export async function diagnose(env: EffectEnv, rec: IncidentRecord, target: TargetHandle, def: RunbookDef, ctx: MachineContext): Promise<EffectOutcome> {
-  const { findings, failures, codes } = await runSteps(env, rec, target, def, ctx, def.diagnose, { derive: true, timelineKind: 'finding' });
-  if (failures === def.diagnose.length) {
-    return { failed: { code: 'diagnosis_failed', message: `every diagnostic step failed on target ${target.name} (${codes.join(', ') || 'no node'}); is it reachable, are its credentials right?` } };
-  }
+  // Failed steps are findings too (`{ error: { code, message } }`, classified): the runbook's rules
+  // decide what a node that refuses us means, and escalate when too little is known.
+  const { findings } = await runSteps(env, rec, target, def, ctx, def.diagnose, { derive: true, timelineKind: 'finding' });
   return { result: { kind: 'diagnose', findings } };
 }

@@ -1,6 +1,6 @@
 /**
  * The verify effect: one poll of a remediation's verification steps (read-only). The machine
- * decides from the findings whether the condition holds, has held long enough, or timed out; the
+ * decides from the findings (the remediation's `verify.until` and the runbook's `symptom.cleared`) whether the condition holds, has held long enough, or timed out; the
  * next poll is a delayed job, so a restart loses nothing.
  */
 import type { TargetHandle } from '../../actions/types.js';
@@ -24,8 +24,10 @@ export async function verify(
   const rem = def.remediations[remId];
   if (!rem) return { failed: { code: 'remediation_unknown', message: `unknown remediation ${remId}` } };
   await locks.refresh(target.name, rec.id);
-  const { findings, failures } = await runSteps(env, rec, target, def, ctx, rem.verify.steps, { derive: false, timelineKind: 'verification.poll' });
-  if (failures === rem.verify.steps.length) {
+  // The remediation's own check, then the runbook's symptom: both must hold to resolve.
+  const steps = [...rem.verify.steps, ...(def.symptom?.steps ?? [])];
+  const { findings, failures } = await runSteps(env, rec, target, def, ctx, steps, { derive: false, timelineKind: 'verification.poll' });
+  if (failures === steps.length) {
     return { failed: { code: 'verify_unreachable', message: 'every verification step failed' } };
   }
   return { result: { kind: 'verify', findings } };

@@ -11,6 +11,8 @@ import type { AnyStateMachine } from 'xstate';
 import { compileExpr, interpolate } from '../expr/index.js';
 import type { CompiledExpr } from '../expr/index.js';
 import type { OutcomeDef, RemediationDef, RunbookDef } from '../runbook/schema.js';
+import { proposalsOf } from '../runbook/schema.js';
+import { unevaluable } from './explain.js';
 import { durationMs } from '../runbook/duration.js';
 import { scopeOf } from './scope.js';
 import type { Effect, EffectResult, MachineContext, MachineEvent, MachineNote } from './types.js';
@@ -90,27 +92,77 @@ export function compileMachine(def: RunbookDef, opts: CompileOptions): CompiledM
     .map((r, i) => ({ r, i, cond: ex(`decide[${i}].when`, r.when) }))
     .filter((x) => x.r.note !== undefined);
 
+  const available = (ids: string[], context: Ctx): string[] =>
+    ids.filter((id) => {
+      const rem = def.remediations[id];
+      return rem !== undefined && !context.tried.includes(id) && roleAllowed(rem, context);
+    });
+  const reasonOf = (r: (typeof def.decide)[number], i: number, context: Ctx, title: string): string =>
+    `${title}: ${r.reason ? interpolate(r.reason, scopeOf(context)) : `rule ${r.id ?? i} matched`}`;
+
   const deciding: unknown[] = [];
+  const offerRules: number[] = [];
   def.decide.forEach((r, i) => {
     const cond = exprs.get(`decide[${i}].when`) ?? ex(`decide[${i}].when`, r.when);
-    const remId = r.propose;
-    if (remId === undefined) return;
-    const rem = def.remediations[remId];
-    if (!rem) return;
-    deciding.push({
-      guard: ({ context }: Args) =>
-        !context.tried.includes(remId) && roleAllowed(rem, context) && cond.test(scopeOf(context)),
-      target: `rem_${remId}`,
-      actions: [
-        note(({ context }) => ({
-          kind: 'decision',
-          summary: `${rem.title}: ${r.reason ? interpolate(r.reason, scopeOf(context)) : `rule ${r.id ?? i} matched`}`,
-          data: { rule: r.id ?? i, remediation: remId, when: r.when },
-        })),
-      ],
-    });
+    if (r.escalate !== undefined) {
+      const why = r.escalate;
+      deciding.push({
+        guard: ({ context }: Args) => cond.test(scopeOf(context)),
+        target: 'escalated',
+        actions: [
+          note(({ context }) => ({ kind: 'decision', summary: `escalate: ${interpolate(why, scopeOf(context))}`, data: { rule: r.id ?? i, when: r.when } })),
+          setOutcome(({ context }) => interpolate(why, scopeOf(context))),
+        ],
+      });
+      return;
+    }
+    const ids = proposalsOf(r);
+    if (ids.length === 0) return;
+    if (ids.length > 1) {
+      offerRules.push(i);
+      // Several left: offer them side by side.
+      deciding.push({
+        guard: ({ context }: Args) => available(ids, context).length > 1 && cond.test(scopeOf(context)),
+        target: 'offering',
+        actions: [
+          assign({
+            current: ({ context }: Args) => ({
+              remediation: available(ids, context)[0] ?? '',
+              key: `offer-${r.id ?? i}#${context.seq + 1}`,
+              commands: [],
+              approvals: [],
+              polls: 0,
+              options: available(ids, context).map((id) => ({ remediation: id, commands: [] })),
+            }),
+          }),
+          note(({ context }) => ({
+            kind: 'decision',
+            summary: `${available(ids, context).length} options fit: ${available(ids, context).map((id, k) => `(${k + 1}) ${def.remediations[id]?.title ?? id}`).join('; ')}${r.reason ? ` — ${interpolate(r.reason, scopeOf(context))}` : ''}`,
+            data: { rule: r.id ?? i, options: available(ids, context), when: r.when },
+          })),
+        ],
+      });
+    }
+    // One left (or a single proposal): propose it.
+    for (const remId of ids) {
+      const rem = def.remediations[remId];
+      if (!rem) continue;
+      deciding.push({
+        guard: ({ context }: Args) => {
+          const left = available(ids, context);
+          return left.length >= 1 && left[0] === remId && (ids.length === 1 || left.length === 1) && cond.test(scopeOf(context));
+        },
+        target: `rem_${remId}`,
+        actions: [note(({ context }) => ({ kind: 'decision', summary: reasonOf(r, i, context, rem.title), data: { rule: r.id ?? i, remediation: remId, when: r.when } }))],
+      });
+    }
   });
   deciding.push(
+    {
+      guard: ({ context }: Args) => allFailed(def, context),
+      target: 'escalated',
+      actions: [setOutcome(({ context }) => `diagnosis failed: every diagnostic step failed (${failureCodes(def, context).join(', ')}); too little is known to decide — is the target reachable, are its credentials right?`)],
+    },
     { guard: ({ context }: Args) => context.dryRun, target: 'completed', actions: [setOutcome(() => 'dry run: nothing was changed')] },
     {
       guard: ({ context }: Args) => context.tried.length > 0,
@@ -122,10 +174,13 @@ export function compileMachine(def: RunbookDef, opts: CompileOptions): CompiledM
       : { target: 'escalated', actions: [setOutcome(() => 'no automatic remediation applies to these findings; needs a human')] },
   );
 
+  const symptomCleared = def.symptom ? ex('symptom.cleared', def.symptom.cleared) : undefined;
   const remStates: Record<string, unknown> = {};
   for (const [remId, rem] of Object.entries(def.remediations)) {
-    remStates[`rem_${remId}`] = remediationState(remId, rem, opts, ex);
+    remStates[`rem_${remId}`] = remediationState(remId, rem, opts, ex, symptomCleared);
   }
+  const offered = [...new Set(offerRules.flatMap((i) => proposalsOf(def.decide[i] ?? { when: '' })))];
+  const offering = offered.length > 0 ? { offering: offeringState(def, offered, opts) } : {};
 
   const finals: Record<string, unknown> = {};
   for (const f of FINALS) {
@@ -164,6 +219,14 @@ export function compileMachine(def: RunbookDef, opts: CompileOptions): CompiledM
             target: 'deciding',
             actions: [
               mergeFindings(),
+              ...def.decide.map((r, i) => {
+                const cond = exprs.get(`decide[${i}].when`);
+                return note(({ context }) => {
+                  if (!cond || cond.test(scopeOf(context))) return undefined;
+                  const why = unevaluable(cond, context.findings);
+                  return why ? { kind: 'note', summary: `could not evaluate decide[${i}]${r.id ? ` (${r.id})` : ''} '${r.when}': ${why}`, data: { rule: r.id ?? i, unevaluable: true } } : undefined;
+                });
+              }),
               ...noteRules.map(({ r, i, cond }) =>
                 note(({ context }) =>
                   cond.test(scopeOf(context))
@@ -181,6 +244,7 @@ export function compileMachine(def: RunbookDef, opts: CompileOptions): CompiledM
         },
       },
       deciding: { always: deciding },
+      ...offering,
       ...remStates,
       ...finals,
     },
@@ -205,6 +269,7 @@ function remediationState(
   rem: RemediationDef,
   opts: CompileOptions,
   ex: (path: string, src: string) => CompiledExpr,
+  symptomCleared: CompiledExpr | undefined,
 ): unknown {
   const base = `remediations.${remId}`;
   const until = ex(`${base}.verify.until`, rem.verify.until);
@@ -217,11 +282,14 @@ function remediationState(
   const keyMatch = ({ context, event }: Args): boolean => 'key' in event && event.key === context.current?.key;
   const successTarget = outcomeTarget(rem.onSuccess);
   const failureTarget = outcomeTarget(rem.onFailure);
-  const verifyOk = ({ context, event }: Args): boolean => {
+  const pollScope = ({ context, event }: Args): Record<string, unknown> => {
     const r = resultOf(event);
     const findings = r && 'findings' in r ? { ...context.findings, ...r.findings } : context.findings;
-    return until.test(scopeOf({ ...context, findings }));
+    return scopeOf({ ...context, findings });
   };
+  const changeOk = (a: Args): boolean => until.test(pollScope(a));
+  const symptomOk = (a: Args): boolean => symptomCleared === undefined || symptomCleared.test(pollScope(a));
+  const verifyOk = (a: Args): boolean => changeOk(a) && symptomOk(a);
   const atOf = (e: Ev): number => e.at;
   const deadlinePassed = ({ context, event }: Args): boolean =>
     atOf(event) - (context.current?.verifyStartedAt ?? atOf(event)) >= within;
@@ -230,18 +298,27 @@ function remediationState(
   const patchCurrent = (f: (c: NonNullable<Ctx['current']>, a: Args) => Partial<NonNullable<Ctx['current']>>) =>
     assign({ current: (a: Args) => (a.context.current ? { ...a.context.current, ...f(a.context.current, a) } : undefined) });
 
-  const failureNote = (why: string) =>
-    note(({ context }) => ({ kind: 'verification.failed', summary: `${rem.title}: ${why}`, data: { remediation: remId, polls: context.current?.polls } }));
-  const failureActions = (why: string) => [
-    failureNote(why),
-    ...(failureTarget === '#rb.escalated' ? [setOutcome(() => `${rem.title}: ${why}`)] : []),
+  /** Why verification failed, from the last poll: the change not in place, or the symptom still there. */
+  const whyFailed = (a: Args): string => {
+    const within = `not verified within ${rem.verify.within}`;
+    if (a.event.type !== 'effect.done') return `${within} (the last poll failed: the target did not answer)`;
+    if (!changeOk(a)) return `${within}: the change is not in place (${rem.verify.until} does not hold)`;
+    if (!symptomOk(a)) return `${within}: the change was applied but the symptom did not clear (${symptomCleared?.source ?? ''} does not hold)`;
+    return `${within}: it did not hold for ${rem.verify.holdFor}`;
+  };
+  const failureActions = [
+    note((a) => ({ kind: 'verification.failed', summary: `${rem.title}: ${whyFailed(a)}`, data: { remediation: remId, polls: a.context.current?.polls, next: failureTarget === '#rb.deciding' ? 'next option' : failureTarget } })),
+    ...(failureTarget === '#rb.escalated' ? [setOutcome((a: Args) => `${rem.title}: ${whyFailed(a)}`)] : []),
   ];
 
   return {
     initial: 'planning',
     entry: [
       assign({
-        current: ({ context }: Args) => ({ remediation: remId, key: `${remId}#${context.seq + 1}`, commands: [], approvals: [], polls: 0 }),
+        current: ({ context }: Args) =>
+          context.current?.chosen && context.current.remediation === remId
+            ? context.current
+            : { remediation: remId, key: `${remId}#${context.seq + 1}`, commands: [], approvals: [], polls: 0 },
       }),
     ],
     exit: [
@@ -328,11 +405,29 @@ function remediationState(
       acting: {
         entry: issue((c) => ({ kind: 'act', seq: c.seq, remediation: remId, key: c.current?.key ?? '' })),
         on: {
-          'effect.done': {
+          'effect.done': [
+            {
+              guard: (a: Args) => awaited(a) && isSkipped(a.event) && symptomCleared !== undefined && symptomCleared.test(pollScope(a)),
+              target: '#rb.resolved',
+              actions: [
+                mergeFindings(),
+                note(({ event }) => ({ kind: 'note', summary: `${rem.title}: skipped, nothing was changed (${skipReason(event)}); the symptom is gone on the live target (${symptomCleared?.source ?? ''})`, data: { remediation: remId, skipped: true } })),
+                setOutcome(() => `the symptom cleared before anything was changed (${symptomCleared?.source ?? ''}); ${rem.title} was not needed`),
+              ],
+            },
+            {
+              // Skipped (the precondition no longer held on the live target): nothing was changed,
+              // so nothing is verified; it counts as tried and the runbook decides again.
+              guard: (a: Args) => awaited(a) && isSkipped(a.event),
+              target: '#rb.deciding',
+              actions: [mergeFindings(), note(({ event }) => ({ kind: 'note', summary: `${rem.title}: skipped, nothing was changed (${skipReason(event)})`, data: { remediation: remId, skipped: true } }))],
+            },
+            {
             guard: awaited,
             target: 'verifying',
             actions: [mergeFindings(), patchCurrent((_, a) => ({ verifyStartedAt: a.event.at }))],
-          },
+            },
+          ],
           'effect.failed': {
             guard: awaited,
             target: '#rb.escalated',
@@ -355,7 +450,7 @@ function remediationState(
               target: successTarget,
               actions: [
                 mergeFindings(),
-                note(({ context }) => ({ kind: 'verification.passed', summary: `${rem.title}: verified (${rem.verify.until})`, data: { remediation: remId, polls: (context.current?.polls ?? 0) + 1 } })),
+                note(({ context }) => ({ kind: 'verification.passed', summary: `${rem.title}: verified on the live target (${rem.verify.until}${symptomCleared ? `; symptom cleared: ${symptomCleared.source}` : ''})`, data: { remediation: remId, polls: (context.current?.polls ?? 0) + 1 } })),
                 ...(successTarget === '#rb.resolved' ? [setOutcome(() => `${rem.title}: verified`)] : []),
               ],
             },
@@ -365,17 +460,57 @@ function remediationState(
               reenter: true,
               actions: [mergeFindings(), patchCurrent((c, a) => ({ holdSince: c.holdSince ?? a.event.at, polls: c.polls + 1 }))],
             },
-            { guard: (a: Args) => awaited(a) && deadlinePassed(a), target: failureTarget, actions: [mergeFindings(), ...failureActions(`not verified within ${rem.verify.within}`)] },
+            { guard: (a: Args) => awaited(a) && deadlinePassed(a), target: failureTarget, actions: [...failureActions, mergeFindings()] },
             { guard: awaited, target: 'verifying', reenter: true, actions: [mergeFindings(), patchCurrent((c) => ({ holdSince: undefined, polls: c.polls + 1 }))] },
           ],
           'effect.failed': [
-            { guard: (a: Args) => awaited(a) && deadlinePassed(a), target: failureTarget, actions: failureActions(`not verified within ${rem.verify.within}`) },
+            { guard: (a: Args) => awaited(a) && deadlinePassed(a), target: failureTarget, actions: failureActions },
             { guard: awaited, target: 'verifying', reenter: true, actions: [patchCurrent((c) => ({ holdSince: undefined, polls: c.polls + 1 }))] },
           ],
         },
       },
     },
   };
+}
+
+function isSkipped(e: Ev): boolean {
+  const r = resultOf(e);
+  return r !== undefined && r.kind === 'act' && r.skipped;
+}
+
+function skipReason(e: Ev): string {
+  const r = resultOf(e);
+  return r !== undefined && r.kind === 'act' && r.skipped ? r.reason : '';
+}
+
+function isFindingError(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && 'error' in v && Object.keys(v).length === 1;
+}
+
+/** Every diagnostic step failed on every node it ran on. */
+function allFailed(def: RunbookDef, ctx: Ctx): boolean {
+  return def.diagnose.every((s) => {
+    const v = ctx.findings[s.id];
+    if (v === undefined || isFindingError(v)) return true;
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const vals = Object.values(v as Record<string, unknown>);
+      return vals.length > 0 && Object.keys(v).every((k) => /:\d+$/.test(k)) && vals.every(isFindingError);
+    }
+    return false;
+  });
+}
+
+function failureCodes(def: RunbookDef, ctx: Ctx): string[] {
+  const codes = new Set<string>();
+  const add = (v: unknown): void => {
+    if (isFindingError(v)) codes.add(String((v as { error: { code?: unknown } }).error.code));
+  };
+  for (const s of def.diagnose) {
+    const v = ctx.findings[s.id];
+    add(v);
+    if (v && typeof v === 'object') for (const x of Object.values(v as Record<string, unknown>)) add(x);
+  }
+  return [...codes];
 }
 
 function commandsOf(e: Ev): import('../../actions/types.js').PlannedCommand[] {
@@ -394,4 +529,137 @@ function addApproval(): unknown {
         ? { ...context.current, approvals: [...context.current.approvals, { by: event.by, at: new Date(event.at).toISOString() }] }
         : context.current,
   });
+}
+
+/**
+ * Alternatives offered side by side: plan every option (exact commands each), wait for an approver
+ * to choose one (`approval.granted` with `option`), then act on the chosen one. Each option keeps
+ * its own role and number of approvers; approvals only count for the option they chose.
+ */
+function offeringState(def: RunbookDef, offered: string[], opts: CompileOptions): unknown {
+  const remOf = (id: string): RemediationDef | undefined => def.remediations[id];
+  const required = (id: string): number => remOf(id)?.approval?.approvers ?? 1;
+  const timeoutOf = (c: Ctx): number => {
+    const first = c.current?.options?.[0]?.remediation;
+    const t = first ? remOf(first)?.approval?.timeout : undefined;
+    return t !== undefined ? durationMs(t) : opts.defaultApprovalTimeoutMs;
+  };
+  const keyMatch = ({ context, event }: Args): boolean => 'key' in event && event.key === context.current?.key;
+  const optionOf = (e: Ev): string | undefined => (e.type === 'approval.granted' ? e.option : undefined);
+  const isNew = ({ context, event }: Args): boolean =>
+    event.type === 'approval.granted' && !(context.current?.approvals ?? []).some((a) => a.by === event.by && a.option === event.option);
+  const offeredNow = ({ context, event }: Args): boolean => {
+    const o = optionOf(event);
+    return o !== undefined && (context.current?.options ?? []).some((x) => x.remediation === o);
+  };
+  const countFor = (c: Ctx, id: string): number => (c.current?.approvals ?? []).filter((a) => a.option === id).length;
+  const markAllTried = assign({
+    tried: ({ context }: Args) => [...new Set([...context.tried, ...(context.current?.options ?? []).map((o) => o.remediation)])],
+  });
+  const addApproval = assign({
+    current: ({ context, event }: Args) =>
+      context.current && event.type === 'approval.granted'
+        ? { ...context.current, approvals: [...context.current.approvals, { by: event.by, at: new Date(event.at).toISOString(), ...(event.option !== undefined ? { option: event.option } : {}) }] }
+        : context.current,
+  });
+  const choose = (id: string) =>
+    assign({
+      current: ({ context }: Args) => {
+        const cur = context.current;
+        if (!cur) return cur;
+        const opt = (cur.options ?? []).find((o) => o.remediation === id);
+        return { ...cur, remediation: id, commands: opt?.commands ?? [], chosen: true };
+      },
+    });
+
+  const chooseTransitions = offered.flatMap((id) => [
+    {
+      guard: (a: Args) => keyMatch(a) && offeredNow(a) && optionOf(a.event) === id && isNew(a) && countFor(a.context, id) + 1 >= required(id),
+      target: `#rb.rem_${id}.acting`,
+      actions: [
+        addApproval,
+        choose(id),
+        note(({ event }) => ({ kind: 'decision', summary: `option chosen: ${remOf(id)?.title ?? id} (by ${event.type === 'approval.granted' ? event.by : '?'})`, data: { option: id } })),
+      ],
+    },
+    {
+      guard: (a: Args) => keyMatch(a) && offeredNow(a) && optionOf(a.event) === id && isNew(a),
+      actions: [
+        addApproval,
+        note(({ context }) => ({ kind: 'note', summary: `${remOf(id)?.title ?? id}: ${countFor(context, id)} of ${required(id)} approvals; waiting for another approver`, data: { option: id } })),
+      ],
+    },
+  ]);
+
+  return {
+    initial: 'planning',
+    states: {
+      planning: {
+        entry: issue((c) => ({ kind: 'plan', seq: c.seq, remediation: c.current?.remediation ?? '', key: c.current?.key ?? '', options: (c.current?.options ?? []).map((o) => o.remediation) })),
+        on: {
+          'effect.done': [
+            {
+              // Options whose plan came out empty have nothing to do: drop them.
+              guard: (a: Args) => awaited(a) && optionsOf(a.event).length === 0,
+              target: '#rb.deciding',
+              actions: [markAllTried, note(() => ({ kind: 'note', summary: 'none of the options has anything to do (every plan is empty)' }))],
+            },
+            {
+              guard: (a: Args) => awaited(a) && a.context.dryRun,
+              target: '#rb.deciding',
+              actions: [markAllTried],
+            },
+            {
+              guard: awaited,
+              target: 'awaitingApproval',
+              actions: [
+                assign({
+                  current: ({ context, event }: Args) => (context.current ? { ...context.current, options: optionsOf(event), commands: optionsOf(event)[0]?.commands ?? [] } : context.current),
+                }),
+              ],
+            },
+          ],
+          'effect.failed': {
+            guard: awaited,
+            target: '#rb.deciding',
+            actions: [markAllTried, note(({ event }) => ({ kind: 'error', summary: `planning the options failed: ${event.type === 'effect.failed' ? event.error.message : ''}` }))],
+          },
+        },
+      },
+      awaitingApproval: {
+        entry: [
+          assign({ current: ({ context, event }: Args) => (context.current ? { ...context.current, expiresAt: event.at + timeoutOf(context) } : context.current) }),
+          ...issue((c) => ({ kind: 'request-approval', seq: c.seq, remediation: c.current?.remediation ?? '', key: c.current?.key ?? '', timeoutMs: timeoutOf(c) })),
+        ],
+        on: {
+          'approval.granted': chooseTransitions,
+          'approval.rejected': {
+            guard: keyMatch,
+            target: '#rb.escalated',
+            actions: [markAllTried, setOutcome(({ event }) => `all options rejected by ${'by' in event ? event.by : 'unknown'}${'reason' in event && event.reason ? `: ${event.reason}` : ''}`)],
+          },
+          'approval.expired': {
+            guard: keyMatch,
+            target: '#rb.escalated',
+            actions: [
+              note(({ context }) => ({ kind: 'approval.expired', summary: `approval expired after ${Math.round(timeoutOf(context) / 1000)} s; no option was chosen` })),
+              setOutcome(() => 'approval expired; no option was chosen'),
+            ],
+          },
+          'alert.resolved': {
+            target: '#rb.cancelled',
+            actions: [
+              note(() => ({ kind: 'approval.cancelled', summary: 'approval request cancelled: the alert resolved' })),
+              setOutcome(() => 'alert resolved before approval; nothing was changed'),
+            ],
+          },
+        },
+      },
+    },
+  };
+}
+
+function optionsOf(e: Ev): import('./types.js').OfferedOption[] {
+  const r = resultOf(e);
+  return r && r.kind === 'plan' ? (r.options ?? []).filter((o) => o.commands.length > 0) : [];
 }

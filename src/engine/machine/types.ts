@@ -10,6 +10,14 @@ import type { TimelineKind } from '../types.js';
 export interface Approval {
   by: string;
   at: string;
+  /** The option (remediation id) this approval chose, when alternatives were offered. */
+  option?: string;
+}
+
+/** One of several remediations offered side by side, with its exact plan. */
+export interface OfferedOption {
+  remediation: string;
+  commands: PlannedCommand[];
 }
 
 /** The remediation the machine is working on. */
@@ -19,6 +27,10 @@ export interface CurrentRemediation {
   key: string;
   commands: PlannedCommand[];
   approvals: Approval[];
+  /** Alternatives offered side by side (the approver chooses one); absent for a single proposal. */
+  options?: OfferedOption[];
+  /** Set when the remediation was chosen among options: its `commands` are the chosen plan. */
+  chosen?: boolean;
   /** When the approval request expires (ms since epoch), set on entering the approval gate. */
   expiresAt?: number;
   verifyStartedAt?: number;
@@ -44,7 +56,7 @@ export interface MachineContext {
 /** Effects the engine executes after persisting the snapshot. */
 export type Effect =
   | { kind: 'diagnose'; seq: number }
-  | { kind: 'plan'; seq: number; remediation: string; key: string }
+  | { kind: 'plan'; seq: number; remediation: string; key: string; options?: string[] }
   | { kind: 'request-approval'; seq: number; remediation: string; key: string; timeoutMs: number }
   | { kind: 'act'; seq: number; remediation: string; key: string }
   | { kind: 'verify'; seq: number; remediation: string; key: string; delayMs: number }
@@ -62,7 +74,7 @@ export interface MachineNote {
 export type MachineEvent =
   | { type: 'effect.done'; seq: number; at: number; result: EffectResult }
   | { type: 'effect.failed'; seq: number; at: number; error: { code: string; message: string } }
-  | { type: 'approval.granted'; at: number; key: string; by: string }
+  | { type: 'approval.granted'; at: number; key: string; by: string; option?: string }
   | { type: 'approval.rejected'; at: number; key: string; by: string; reason?: string }
   | { type: 'approval.expired'; at: number; key: string }
   | { type: 'alert.resolved'; at: number; fingerprint: string }
@@ -71,7 +83,7 @@ export type MachineEvent =
 /** Results of effects, carried by `effect.done`. */
 export type EffectResult =
   | { kind: 'diagnose'; findings: Record<string, unknown> }
-  | { kind: 'plan'; commands: PlannedCommand[] }
+  | { kind: 'plan'; commands: PlannedCommand[]; options?: OfferedOption[] }
   | { kind: 'act'; skipped: false; outcomes: CommandOutcome[] }
   | { kind: 'act'; skipped: true; reason: string; findings: Record<string, unknown> }
   | { kind: 'verify'; findings: Record<string, unknown> };

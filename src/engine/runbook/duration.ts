@@ -1,9 +1,19 @@
-/** Runbook durations: `30s`, `5m`, `1h`, `250ms`, or a number of milliseconds. */
+/**
+ * Runbook durations use the one duration grammar of the project (`src/util/duration.ts`, also used
+ * by the config): `30s`, `5m`, `1h30m`, `250ms`, `2d`, or a number of milliseconds.
+ */
+import { parseDuration } from '../../util/duration.js';
+
 export function durationMs(d: string | number): number {
-  if (typeof d === 'number') return d;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d);
-  if (!m) throw new Error(`bad duration '${d}'`);
-  const n = Number(m[1]);
-  const unit = m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 3_600_000;
-  return Math.round(n * unit);
+  return parseDuration(d);
+}
+
+/** The zod-side check of a duration string (same grammar as {@link durationMs}). */
+export function isDuration(d: string | number): boolean {
+  try {
+    parseDuration(d);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -4,14 +4,25 @@
  * `redis-runbooks schema`, and the loader validates every file against it before compiling.
  */
 import { z } from 'zod';
+import { isDuration } from './duration.js';
 
 const id = z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lowercase id: letters, digits, dashes');
 /** Step ids are names in expressions: letters, digits and underscores (no dashes). */
 const stepId = z.string().regex(/^[a-z][a-zA-Z0-9_]*$/, 'expected an identifier usable in expressions: letters, digits, underscores (e.g. memAfter)');
-const duration = z.union([z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'expected a duration like 30s, 5m, 1h'), z.number().int().nonnegative()]);
+const duration = z.union([z.string().refine(isDuration, 'expected a duration like 30s, 5m, 1h30m, 250ms, 2d'), z.number().int().nonnegative()]);
 const expr = z.string().min(1).max(2000);
 const roleName = z.enum(['redis.viewer', 'redis.dba-operator', 'redis.cluster-admin']);
-const selector = z.string().min(1);
+/**
+ * Where a step runs: a selector name (`primary`, `replicas`, …), one node an expression names
+ * (`{ node: best.address }`), or every node a list expression names (`{ nodes: repl.stuckReplicas }`).
+ * Nodes named by expressions are resolved against the live topology and refused when they are not
+ * part of the target.
+ */
+const selector = z.union([
+  z.string().min(1),
+  z.object({ node: expr }).strict(),
+  z.object({ nodes: expr }).strict(),
+]);
 
 /** Which alerts a runbook answers: alertname and/or labels that must all match. */
 export const matchSchema = z
@@ -41,6 +52,13 @@ export const actStepSchema = z
     action: z.string().min(1),
     on: selector.default('alerting-node'),
     with: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * Loop: after the step's commands ran, plan it again from the live target and run the new plan,
+     * until the plan is empty or `max` rounds ran (e.g. move keys in batches until none is left).
+     */
+    repeat: z.object({ max: z.number().int().min(1).max(100_000) }).strict().optional(),
+    /** Hard timeout of each command of this step (default: the action's own timeout). */
+    timeout: duration.optional(),
   })
   .strict();
 
@@ -50,11 +68,15 @@ export const ruleSchema = z
     id: id.optional(),
     when: expr,
     note: z.string().optional(),
-    propose: id.optional(),
+    /** One remediation, or several offered side by side (the approver chooses one). */
+    propose: z.union([id, z.array(id).min(1).max(6)]).optional(),
     reason: z.string().optional(),
+    /** Stop deciding and escalate with this reason (e.g. too little is known to decide). */
+    escalate: z.string().min(1).optional(),
   })
   .strict()
-  .refine((r) => r.note !== undefined || r.propose !== undefined, { message: 'a rule needs a note or a propose' });
+  .refine((r) => r.note !== undefined || r.propose !== undefined || r.escalate !== undefined, { message: 'a rule needs a note, a propose or an escalate' })
+  .refine((r) => !(r.propose !== undefined && r.escalate !== undefined), { message: 'a rule cannot both propose and escalate' });
 
 const outcomeSchema = z.union([z.enum(['resolve', 'escalate', 'next']), z.object({ handover: z.string().min(1) }).strict()]);
 
@@ -81,6 +103,8 @@ export const remediationSchema = z
     title: z.string().min(1),
     description: z.string().optional(),
     risk: z.enum(['read', 'write', 'disruptive']),
+    /** What it costs, shown beside the option (a template: e.g. data deleted, keys that could be evicted). */
+    cost: z.string().min(1).optional(),
     approval: approvalSchema.optional(),
     automatic: z.boolean().default(false),
     targetRoles: z.array(z.enum(['cache', 'store'])).optional(),
@@ -104,6 +128,11 @@ export const runbookSchema = z
     params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
     diagnose: z.array(stepSchema).min(1),
     derive: z.record(z.string().regex(/^[a-z][a-zA-Z0-9]*$/), expr).default({}),
+    /**
+     * How the alert's condition is checked on the live target. An incident resolves only when a
+     * remediation's `verify.until` holds and `symptom.cleared` holds too.
+     */
+    symptom: z.object({ steps: z.array(stepSchema).min(1), cleared: expr }).strict().optional(),
     decide: z.array(ruleSchema).default([]),
     remediations: z.record(id, remediationSchema).default({}),
     onNoRemediation: z.enum(['escalate', 'resolve']).default('escalate'),
@@ -117,3 +146,10 @@ export type RuleDef = z.infer<typeof ruleSchema>;
 export type RemediationDef = z.infer<typeof remediationSchema>;
 export type VerifyDef = z.infer<typeof verifySchema>;
 export type OutcomeDef = z.infer<typeof outcomeSchema>;
+export type SelectorDef = z.infer<typeof selector>;
+export type SymptomDef = NonNullable<RunbookDef['symptom']>;
+
+/** The remediations a rule proposes, as a list (empty when it proposes none). */
+export function proposalsOf(r: RuleDef): string[] {
+  return r.propose === undefined ? [] : Array.isArray(r.propose) ? r.propose : [r.propose];
+}
