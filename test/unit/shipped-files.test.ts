@@ -21,7 +21,7 @@ describe('shipped files', () => {
     expect(cfg.schedules).toHaveLength(1);
   });
 
-  it('every alert in our Prometheus rules routes to a runbook', () => {
+  it('every alert in our Prometheus rules whose runbook is shipped routes to exactly that runbook', () => {
     const rules = parse(readFileSync(join(ROOT, 'deploy', 'prometheus', 'redis-rules.yml'), 'utf8')) as { groups: { rules: { alert: string; labels: Record<string, string> }[] }[] };
     const { runbooks } = loadRunbookDir(RUNBOOKS_DIR, { actions: actions as ReadonlyMap<string, ActionDefinition<unknown, unknown>>, selectors: NODE_SELECTORS, defaultApprovalTimeoutMs: 1 });
     const ctx = {
@@ -29,11 +29,16 @@ describe('shipped files', () => {
       runbooks: runbooks.map((r) => ({ name: r.def.name, match: r.def.match })),
       targets: { t: { name: 't', mode: 'standalone' as const, endpoints: [{ host: '10.0.0.7', port: 6379 }], role: 'cache' as const, labels: {}, allowAutomatic: false } },
     };
-    const alerts = rules.groups.flatMap((g) => g.rules);
+    // The `runbook` label names the runbook meant to answer (`memory` = redis-memory-pressure);
+    // alerts of runbooks not shipped yet, and alerts without a runbook, are not checked here.
+    const shipped = new Set(runbooks.map((r) => r.def.name));
+    const alerts = rules.groups.flatMap((g) => g.rules).filter((r) => shipped.has(r.labels['runbook'] === 'memory' ? 'redis-memory-pressure' : (r.labels['runbook'] ?? '')));
     expect(alerts.length).toBeGreaterThan(0);
     for (const r of alerts) {
       const res = routeAlert({ status: 'firing', labels: { alertname: r.alert, instance: '10.0.0.7:6379', ...r.labels }, annotations: {}, startsAt: '2026-01-01T00:00:00Z', fingerprint: '0123456789abcdef' }, ctx);
       expect(res.ok, `${r.alert} is not routed`).toBe(true);
+      const want = r.labels['runbook'] === 'memory' ? 'redis-memory-pressure' : r.labels['runbook'];
+      expect(res.ok ? res.routed.runbook : undefined, `${r.alert} routes to another runbook`).toBe(want);
     }
   });
 });
