@@ -18,6 +18,18 @@ export function formatIncidents(list: IncidentSummary[]): string {
 export function formatPending(i: IncidentSummary): string {
   const p = i.pendingApproval;
   if (!p) return '';
+  if (p.options && p.options.length > 0) {
+    return [
+      `Approval needed for incident ${i.id}: choose one of ${p.options.length} options (expires ${p.expiresAt})`,
+      ...p.options.flatMap((o) => [
+        `  option ${o.option}: ${o.title}`,
+        `    risk: ${o.risk}   role: ${o.role}   approvers required: ${o.approversRequired}${o.cost ? `   cost: ${o.cost}` : ''}`,
+        '    commands:',
+        ...o.commands.map((c) => `      ${formatPlanned(c, '  ')}${c.note ? `    # ${c.note}` : ''}`),
+      ]),
+      `  approve one with: redis-runbooks incidents approve ${i.id} --option N --by <you>`,
+    ].join('\n');
+  }
   return [
     `Approval needed for incident ${i.id}: ${p.title}`,
     `  risk: ${p.risk}   role: ${p.role}   approvers required: ${p.approversRequired}   expires: ${p.expiresAt}`,

@@ -172,25 +172,50 @@ export class Engine implements EnginePort {
     if (opts.key !== undefined && opts.key !== pending.key) {
       return { ok: false, code: 'stale', message: `that approval request (${opts.key}) is no longer pending; incident ${id} now waits on ${pending.key}` };
     }
+    // Alternatives: the approver chooses one; its own role and approver count apply.
+    let chosen: { remediation: string; title: string; role: Role; approversRequired: number } = pending;
+    if (pending.options && pending.options.length > 0) {
+      if (grant && opts.option === undefined) {
+        return { ok: false, code: 'option_required', message: `incident ${id} offers ${pending.options.length} options: choose one (${pending.options.map((o) => `${o.option}: ${o.title}`).join('; ')})` };
+      }
+      if (opts.option !== undefined) {
+        const o = pending.options.find((x) => x.option === opts.option);
+        if (!o) return { ok: false, code: 'option_invalid', message: `incident ${id} has no option ${opts.option} (1–${pending.options.length})` };
+        chosen = o;
+      } else {
+        // A rejection rejects every option: it needs the highest role any of them needs.
+        chosen = pending.options.reduce((a, b) => (mayApprove([a.role], b.role) ? a : b));
+      }
+    } else if (opts.option !== undefined && opts.option !== 1) {
+      return { ok: false, code: 'option_invalid', message: `incident ${id} offers one proposal; there is no option ${opts.option}` };
+    }
     const actor = { kind: 'user' as const, id: by, via };
     const roles = this.rolesOf(by, opts.also);
-    if (!mayApprove(roles, pending.role)) {
-      await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not ${grant ? 'approve' : 'reject'} ${pending.title}: needs ${pending.role}, has ${roles.join(', ') || 'no role'}`), actor });
-      return { ok: false, code: 'forbidden', message: `${by} lacks role ${pending.role}` };
+    if (!mayApprove(roles, chosen.role)) {
+      await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not ${grant ? 'approve' : 'reject'} ${chosen.title}: needs ${chosen.role}, has ${roles.join(', ') || 'no role'}`), actor });
+      return { ok: false, code: 'forbidden', message: `${by} lacks role ${chosen.role}` };
     }
-    if (grant && pending.approvals.some((a) => a.by === by)) {
-      return { ok: false, code: 'duplicate_approver', message: `${by} already approved; ${pending.approversRequired} distinct approvers are required` };
+    const optionId = pending.options && opts.option !== undefined ? chosen.remediation : undefined;
+    const dup = (approvals: { by: string; option?: string }[]): boolean => approvals.some((a) => a.by === by && a.option === optionId);
+    if (grant && dup(pending.approvals)) {
+      return { ok: false, code: 'duplicate_approver', message: `${by} already approved; ${chosen.approversRequired} distinct approvers are required` };
     }
     const at = this.d.now();
-    await this.d.store.append(id, {
-      ...entry(this.env, grant ? 'approval.granted' : 'approval.rejected', `${pending.title} ${grant ? 'approved' : 'rejected'} by ${by} (${via})${reason ? `: ${reason}` : ''}`, { proposal: pending.key, by, via, roles }),
+    const decision: TimelineEntry = {
+      ...entry(this.env, grant ? 'approval.granted' : 'approval.rejected', `${chosen.title}${optionId ? ` (option ${opts.option})` : ''} ${grant ? 'approved' : 'rejected'} by ${by} (${via})${reason ? `: ${reason}` : ''}`, { proposal: pending.key, by, via, roles, ...(optionId ? { option: opts.option, remediation: optionId } : {}) }),
       actor,
-    });
+    };
     const event: MachineEvent = grant
-      ? { type: 'approval.granted', at, key: pending.key, by }
+      ? { type: 'approval.granted', at, key: pending.key, by, ...(optionId ? { option: optionId } : {}) }
       : { type: 'approval.rejected', at, key: pending.key, by, ...(reason !== undefined ? { reason } : {}) };
-    const after = await this.applyEvent(id, event);
-    return { ok: true, state: after?.state ?? rec.state, message: grant ? 'approval recorded' : 'rejection recorded' };
+    // The decision is written in the same compare-and-set as the transition it causes: two
+    // simultaneous clicks by one person cannot both be recorded (issue 12 #4).
+    const after = await this.applyEvent(id, event, [decision]);
+    if (!after?.applied) {
+      if (grant) return { ok: false, code: 'duplicate_approver', message: `${by} already approved (or the request moved on); nothing changed` };
+      return { ok: false, code: 'not_awaiting_approval', message: `incident ${id} no longer awaits this decision; nothing changed` };
+    }
+    return { ok: true, state: after.state, message: grant ? 'approval recorded' : 'rejection recorded' };
   }
 
   private summary(r: IncidentRecord): IncidentSummary {
@@ -342,7 +367,7 @@ export class Engine implements EnginePort {
   }
 
   /** Apply one event (compare-and-set on the snapshot), then dispatch the resulting effects. */
-  async applyEvent(id: string, event: MachineEvent): Promise<{ state: IncidentRecord['state']; applied: boolean } | undefined> {
+  async applyEvent(id: string, event: MachineEvent, extra: TimelineEntry[] = []): Promise<{ state: IncidentRecord['state']; applied: boolean } | undefined> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const rec = await this.d.store.get(id);
       if (!rec) return undefined;
@@ -355,7 +380,7 @@ export class Engine implements EnginePort {
       const step = stepMachine(rb.machine, { snapshot: rec.snapshot }, event);
       if (step.error) this.d.log.error({ incident: id, err: step.error }, 'machine error');
       if (!step.changed) return { state: rec.state, applied: false };
-      const notes = step.notes.map((n) => entry(this.env, n.kind, n.summary, n.data));
+      const notes = [...extra, ...step.notes.map((n) => entry(this.env, n.kind, n.summary, n.data))];
       const request = step.effects.find((e): e is Extract<Effect, { kind: 'request-approval' }> => e.kind === 'request-approval');
       if (request) {
         // Written with the state change, so the request is on the timeline even if an approval

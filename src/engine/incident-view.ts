@@ -6,6 +6,8 @@ import type { RunbookCatalog } from './catalog.js';
 import type { MachineContext } from './machine/types.js';
 import type { IncidentRecord } from './store/incidents.js';
 import type { IncidentSummary } from './types.js';
+import { interpolate } from './expr/index.js';
+import { scopeOf } from './machine/scope.js';
 
 export function toSummary(r: IncidentRecord, catalog: RunbookCatalog, approvalTimeoutMs: number): IncidentSummary {
   const ctx = (r.snapshot as { context?: MachineContext }).context;
@@ -38,6 +40,26 @@ export function toSummary(r: IncidentRecord, catalog: RunbookCatalog, approvalTi
       commands: cur.commands,
       evidence: rem?.description ? [rem.description] : [],
       approvals: cur.approvals,
+      ...(cur.options && cur.options.length > 0
+        ? {
+            options: cur.options.map((o, k) => {
+              const oi = rb?.remediations.get(o.remediation);
+              const od = rb?.def.remediations[o.remediation];
+              const cost = od?.cost !== undefined && ctx ? interpolate(od.cost, scopeOf(ctx)) : undefined;
+              return {
+                option: k + 1,
+                remediation: o.remediation,
+                title: oi?.title ?? o.remediation,
+                ...(od?.description ? { description: od.description } : {}),
+                risk: oi?.risk ?? 'write',
+                role: oi?.role ?? 'redis.dba-operator',
+                approversRequired: oi?.approversRequired ?? 1,
+                commands: o.commands,
+                ...(cost !== undefined ? { cost } : {}),
+              };
+            }),
+          }
+        : {}),
       expiresAt: new Date(cur.expiresAt ?? Date.parse(r.updatedAt) + approvalTimeoutMs).toISOString(),
     };
   }

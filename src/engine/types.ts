@@ -95,6 +95,25 @@ export interface Proposal {
   automatic: boolean;
   commands: PlannedCommand[];
   evidence: string[];
+  /**
+   * Alternatives offered side by side (numbered from 1): the approver chooses one. The top-level
+   * fields describe option 1. Each option keeps its own role and number of approvers.
+   */
+  options?: ProposalOption[];
+}
+
+/** One of several remediations offered side by side. */
+export interface ProposalOption {
+  option: number;
+  remediation: string;
+  title: string;
+  description?: string;
+  risk: Risk;
+  role: Role;
+  approversRequired: number;
+  commands: PlannedCommand[];
+  /** What it costs (data deleted, keys that could be evicted), rendered from the runbook's `cost`. */
+  cost?: string;
 }
 
 export interface IncidentSummary {
@@ -109,7 +128,7 @@ export interface IncidentSummary {
   createdAt: string;
   updatedAt: string;
   /** The proposal awaiting approval, if any. */
-  pendingApproval?: Proposal & { approvals: { by: string; at: string }[]; expiresAt: string };
+  pendingApproval?: Proposal & { approvals: { by: string; at: string; option?: string }[]; expiresAt: string };
   outcome?: string;
 }
 
@@ -122,10 +141,12 @@ export interface IncidentDetail extends IncidentSummary {
 /** Result of an approval/rejection request made through a door. */
 export type DecisionResult =
   | { ok: true; state: IncidentState; message: string }
-  | { ok: false; code: 'not_found' | 'not_awaiting_approval' | 'forbidden' | 'duplicate_approver' | 'stale'; message: string };
+  | { ok: false; code: 'not_found' | 'not_awaiting_approval' | 'forbidden' | 'duplicate_approver' | 'stale' | 'option_required' | 'option_invalid'; message: string };
 
 export interface DecisionOptions {
   key?: string;
+  /** Which option (1-based) an approval chooses, when alternatives are offered. */
+  option?: number;
   also?: string[];
 }
 

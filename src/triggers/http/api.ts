@@ -29,7 +29,7 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional(),
 });
 
-const decisionBody = z.object({ by: identity, reason: z.string().max(2000).optional() });
+const decisionBody = z.object({ by: identity, reason: z.string().max(2000).optional(), option: z.number().int().min(1).max(20).optional() });
 
 const runBody = z.object({ runbook: name, target: name, dryRun: z.boolean().optional(), by: identity });
 
@@ -40,6 +40,8 @@ const DECISION_STATUS: Record<Extract<DecisionResult, { ok: false }>['code'], nu
   forbidden: 403,
   duplicate_approver: 409,
   stale: 409,
+  option_required: 400,
+  option_invalid: 400,
 };
 
 /** `GET /api/incidents?open=true&limit=50` → `{ incidents: IncidentSummary[] }`. */
@@ -75,12 +77,12 @@ export async function getTimelineMarkdown(ctx: RequestContext): Promise<void> {
   sendText(ctx.res, 200, renderPostmortem(incident, timeline), 'text/markdown; charset=utf-8');
 }
 
-/** `POST /api/incidents/:id/approve` with `{ by }`. */
+/** `POST /api/incidents/:id/approve` with `{ by, option? }` (`option`: which alternative, from 1). */
 export async function approve(ctx: RequestContext): Promise<void> {
   const id = incidentId(ctx);
   const body = parseInput(decisionBody, await readJson(ctx.req, ctx.deps.maxBodyBytes));
   await boundRefusals(ctx, id, body.by);
-  answerDecision(ctx, await ctx.deps.engine.approve(id, body.by, 'http'));
+  answerDecision(ctx, await ctx.deps.engine.approve(id, body.by, 'http', body.option !== undefined ? { option: body.option } : {}));
 }
 
 /** `POST /api/incidents/:id/reject` with `{ by, reason? }`. */

@@ -8,19 +8,22 @@ export const REJECT_ACTION = 'rr_reject';
 export interface ButtonValue {
   incidentId: string;
   key: string;
+  /** The option (from 1) an Approve button chooses, when alternatives are offered. */
+  option?: number;
 }
 
 export function encodeButtonValue(v: ButtonValue): string {
-  return JSON.stringify({ i: v.incidentId, k: v.key });
+  return JSON.stringify({ i: v.incidentId, k: v.key, ...(v.option !== undefined ? { o: v.option } : {}) });
 }
 
 /** The value of a clicked button, or undefined when it is not one of ours. */
 export function decodeButtonValue(s: string | undefined): ButtonValue | undefined {
   if (s === undefined || s.length > 500) return undefined;
   try {
-    const o = JSON.parse(s) as { i?: unknown; k?: unknown };
+    const o = JSON.parse(s) as { i?: unknown; k?: unknown; o?: unknown };
     if (typeof o.i !== 'string' || typeof o.k !== 'string' || !/^[\w.:-]{1,128}$/.test(o.i) || o.k.length > 200) return undefined;
-    return { incidentId: o.i, key: o.k };
+    if (o.o !== undefined && !(typeof o.o === 'number' && Number.isInteger(o.o) && o.o >= 1 && o.o <= 20)) return undefined;
+    return { incidentId: o.i, key: o.k, ...(typeof o.o === 'number' ? { option: o.o } : {}) };
   } catch {
     return undefined;
   }

@@ -35,6 +35,9 @@ export function decisionReply(r: DecisionResult, grant: boolean, incidentId: str
       return `:hourglass: Nothing awaits approval on incident \`${incidentId}\` any more (it is ${/ is (\w+);/.exec(r.message)?.[1] ?? 'past that step'}). Nothing changed.`;
     case 'not_found':
       return `:grey_question: There is no incident \`${incidentId}\`.`;
+    case 'option_required':
+    case 'option_invalid':
+      return `:grey_question: ${r.message}. Nothing changed.`;
   }
 }
 
@@ -60,7 +63,7 @@ export function registerApprovals(app: App, d: ApprovalDeps): void {
       let r: DecisionResult;
       try {
         r = grant
-          ? await d.engine.approve(v.incidentId, who.by, 'slack', { key: v.key, also: who.also })
+          ? await d.engine.approve(v.incidentId, who.by, 'slack', { key: v.key, also: who.also, ...(v.option !== undefined ? { option: v.option } : {}) })
           : await d.engine.reject(v.incidentId, who.by, 'slack', 'rejected in Slack', { key: v.key, also: who.also });
       } catch (e) {
         d.log.error({ incident: v.incidentId, err: (e as Error).message }, 'slack decision failed');

@@ -83,7 +83,45 @@ export function keyFindings(tl: TimelineEntry[], max = 5): string[] {
   return derived ? [esc(compact(derived.data?.['derived']))] : [];
 }
 
+/** Alternatives side by side: each with what it does, its exact commands, risk, cost and its own Approve button. */
+function optionBlocks(inc: IncidentDetail, p: Pending, tl: TimelineEntry[], config: readonly Approver[]): Block[] {
+  const options = p.options ?? [];
+  const why = tl.filter((e) => e.kind === 'decision' && Array.isArray(e.data?.['options'])).at(-1)?.summary;
+  const blocks: Block[] = [
+    { type: 'divider' },
+    section(`:raised_hand: *Choose one of ${options.length} options* · expires ${utc(p.expiresAt)}${why ? `\n${esc(clip(why, 600))}` : ''}`),
+  ];
+  for (const o of options) {
+    const nodes = [...new Set(o.commands.map((c) => c.node))];
+    const cmds = o.commands.map((c) => formatPlanned(c, '  ')).join('\n');
+    const approvers = approversFor(config, o.role);
+    const so = p.approvals.filter((a) => a.option === o.remediation);
+    const button: types.Button = { type: 'button', action_id: APPROVE_ACTION, text: plain(clip(`Approve option ${o.option}`, 75)), value: encodeButtonValue({ incidentId: inc.id, key: p.key, option: o.option }) };
+    if (o.option === 1) button.style = 'primary';
+    if (o.risk === 'disruptive') {
+      button.confirm = {
+        title: plain('Approve a disruptive step?'),
+        text: md(clip(`*${esc(o.title)}* may drop data or clients on ${nodes.map(esc).join(', ')}.\n\`\`\`${esc(clip(cmds, 180))}\`\`\``, 300)),
+        confirm: plain('Approve'),
+        deny: plain('Cancel'),
+        style: 'danger',
+      };
+    }
+    blocks.push(
+      section(
+        `*Option ${o.option}: ${esc(o.title)}*\nRisk *${o.risk}*${o.risk === 'disruptive' ? ' :warning:' : ''} · needs *${o.role}*${o.approversRequired > 1 ? ` · *${o.approversRequired} distinct approvers*` : ''}${o.cost ? `\n*Cost:* ${esc(clip(o.cost, 400))}` : ''}${o.description ? `\n${esc(clip(o.description, 300))}` : ''}`,
+      ),
+      section(`*Runs on* ${nodes.map((n) => `\`${esc(n)}\``).join(', ') || 'no node'}\n\`\`\`${esc(clip(cmds, 1500))}\`\`\``),
+      context(`May approve: ${approvers.length > 0 ? approvers.map(who).join(', ') : `anyone with ${o.role}`}${so.length > 0 ? `\nApproved so far: ${so.map((a) => `${who(a.by)} at ${utc(a.at)}`).join(', ')} (${so.length} of ${o.approversRequired})` : ''}`),
+      { type: 'actions', block_id: clip(`rr_option_${o.option}_${p.key}`, 255), elements: [button] },
+    );
+  }
+  blocks.push({ type: 'actions', block_id: clip(`rr_approval_${p.key}`, 255), elements: [{ type: 'button', action_id: REJECT_ACTION, text: plain('Reject all'), style: 'danger', value: encodeButtonValue({ incidentId: inc.id, key: p.key }) }] });
+  return blocks;
+}
+
 function proposalBlocks(inc: IncidentDetail, p: Pending, tl: TimelineEntry[], config: readonly Approver[]): Block[] {
+  if (p.options && p.options.length > 0) return optionBlocks(inc, p, tl, config);
   const nodes = [...new Set(p.commands.map((c) => c.node))];
   const cmds = p.commands.map((c) => formatPlanned(c, '  ')).join('\n');
   const approvers = approversFor(config, p.role);
