@@ -3,6 +3,13 @@
  */
 import type { ActionDefinition } from './types.js';
 import { bigkeysSample } from './redis/bigkeys-sample.js';
+import { clusterFailover } from './redis/cluster-failover.js';
+import { clusterMigrateBatch } from './redis/cluster-migrate-batch.js';
+import { clusterReplicaEligibility } from './redis/cluster-replica-eligibility.js';
+import { clusterSetslotNode } from './redis/cluster-setslot-node.js';
+import { clusterSetslotStable } from './redis/cluster-setslot-stable.js';
+import { clusterSlotKeys } from './redis/cluster-slot-keys.js';
+import { clusterView } from './redis/cluster-view.js';
 import { configGet } from './redis/config-get.js';
 import { configSet } from './redis/config-set.js';
 import { infoKeyspace } from './redis/info-keyspace.js';
@@ -16,6 +23,13 @@ import { memoryPurge } from './redis/memory-purge.js';
 type AnyAction = ActionDefinition<any, any>;
 
 const all: AnyAction[] = [
+  clusterView,
+  clusterSlotKeys,
+  clusterReplicaEligibility,
+  clusterMigrateBatch,
+  clusterSetslotNode,
+  clusterSetslotStable,
+  clusterFailover,
   infoMemory,
   infoStats,
   infoKeyspace,
