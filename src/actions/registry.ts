@@ -3,13 +3,6 @@
  */
 import type { ActionDefinition } from './types.js';
 import { bigkeysSample } from './redis/bigkeys-sample.js';
-import { clusterFailover } from './redis/cluster-failover.js';
-import { clusterMigrateBatch } from './redis/cluster-migrate-batch.js';
-import { clusterReplicaEligibility } from './redis/cluster-replica-eligibility.js';
-import { clusterSetslotNode } from './redis/cluster-setslot-node.js';
-import { clusterSetslotStable } from './redis/cluster-setslot-stable.js';
-import { clusterSlotKeys } from './redis/cluster-slot-keys.js';
-import { clusterView } from './redis/cluster-view.js';
 import { configGet } from './redis/config-get.js';
 import { configSet } from './redis/config-set.js';
 import { infoKeyspace } from './redis/info-keyspace.js';
@@ -18,18 +11,18 @@ import { infoStats } from './redis/info-stats.js';
 import { maxmemoryRaise } from './redis/maxmemory-raise.js';
 import { memoryDoctor } from './redis/memory-doctor.js';
 import { memoryPurge } from './redis/memory-purge.js';
+import { keyCensus } from './redis/key-census.js';
+import { clientBuffers } from './redis/client-buffers.js';
+import { clientKill } from './redis/client-kill.js';
+import { familyExpire } from './redis/family-expire.js';
+import { familyDelete } from './redis/family-delete.js';
+import { trim } from './redis/trim.js';
+import { memorySymptom } from './redis/memory-symptom.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyAction = ActionDefinition<any, any>;
 
 const all: AnyAction[] = [
-  clusterView,
-  clusterSlotKeys,
-  clusterReplicaEligibility,
-  clusterMigrateBatch,
-  clusterSetslotNode,
-  clusterSetslotStable,
-  clusterFailover,
   infoMemory,
   infoStats,
   infoKeyspace,
@@ -39,6 +32,13 @@ const all: AnyAction[] = [
   memoryPurge,
   configSet,
   maxmemoryRaise,
+  keyCensus,
+  clientBuffers,
+  memorySymptom,
+  clientKill,
+  familyExpire,
+  familyDelete,
+  trim,
 ];
 
 for (const a of all) {
