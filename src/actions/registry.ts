@@ -11,6 +11,13 @@ import { infoStats } from './redis/info-stats.js';
 import { maxmemoryRaise } from './redis/maxmemory-raise.js';
 import { memoryDoctor } from './redis/memory-doctor.js';
 import { memoryPurge } from './redis/memory-purge.js';
+import { replicationBufferRaise } from './redis/replication-buffer-raise.js';
+import { replicationPriority } from './redis/replication-priority.js';
+import { replicationPromote } from './redis/replication-promote.js';
+import { replicationRepoint } from './redis/replication-repoint.js';
+import { replicationViewAction } from './redis/replication-view.js';
+import { sentinelFailover } from './redis/sentinel-failover.js';
+import { sentinelViewAction } from './redis/sentinel-view.js';
 import { keyCensus } from './redis/key-census.js';
 import { clientBuffers } from './redis/client-buffers.js';
 import { clientKill } from './redis/client-kill.js';
@@ -32,6 +39,13 @@ const all: AnyAction[] = [
   memoryPurge,
   configSet,
   maxmemoryRaise,
+  replicationViewAction,
+  sentinelViewAction,
+  replicationBufferRaise,
+  replicationRepoint,
+  replicationPriority,
+  sentinelFailover,
+  replicationPromote,
   keyCensus,
   clientBuffers,
   memorySymptom,
