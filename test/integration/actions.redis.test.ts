@@ -307,9 +307,9 @@ describe('topology', () => {
     expect(await resolveNodes(target([ref(solo), ref(lone)]), 'preferred-replica')).toEqual([{ ...ref(solo), role: 'primary' }]);
   });
 
-  it('an unreachable target is a retryable target_unreachable', async () => {
+  it('an unreachable target is a retryable failure classified as refused', async () => {
     const dead = { host: '127.0.0.1', port: await freePort() };
-    await expect(resolveNodes(target([dead]), 'primary')).rejects.toMatchObject({ code: 'target_unreachable', retryable: true });
+    await expect(resolveNodes(target([dead]), 'primary')).rejects.toMatchObject({ code: 'refused', retryable: true });
   });
 });
 
@@ -319,7 +319,7 @@ describe('connections', () => {
     const conn = createNodeConnection(ref(guarded), { password: 'wrong-pw-456' });
     try {
       const err = await conn.call('PING').then(() => null, (e: unknown) => toTargetError(e, ref(guarded), 'PING', 'wrong-pw-456'));
-      expect(err).toMatchObject({ code: 'redis_wrongpass', retryable: false });
+      expect(err).toMatchObject({ code: 'wrongpass', retryable: false });
       expect(err?.message).not.toContain('wrong-pw-456');
     } finally {
       conn.disconnect();

@@ -84,7 +84,7 @@ describe('a TLS-only target with an ACL user', () => {
     // a plaintext client on the TLS port: the engine's connection path names the reset
     const plain = createNodeConnection({ host: target.host, port: target.port }, { username: USER, password: PASSWORD, maxReconnects: 0 });
     try {
-      await expect(sendCommand({ target: { connect: async () => plain } }, { host: target.host, port: target.port }, ['PING'])).rejects.toMatchObject({ code: 'target_unreachable', message: expect.stringMatching(/ECONNRESET/) });
+      await expect(sendCommand({ target: { connect: async () => plain } }, { host: target.host, port: target.port }, ['PING'])).rejects.toMatchObject({ code: 'tls_required', message: expect.stringMatching(/ECONNRESET/) });
     } finally {
       plain.disconnect();
     }
@@ -116,7 +116,7 @@ describe('a TLS-only target with an ACL user', () => {
     expect(texts.markdown).toContain('allkeys-lru');
   });
 
-  it('a wrong password: the diagnosis fails with redis_wrongpass and the incident escalates, the password shown nowhere', async () => {
+  it('a wrong password: the diagnosis fails with wrongpass and the incident escalates, the password shown nowhere', async () => {
     const app = await startTestApp({ storeUrl: store.url, targets: tlsTarget(), env: { RR_TEST_PW: WRONG }, log });
     apps.push(app);
     const url = app.http?.url ?? '';
@@ -126,18 +126,18 @@ describe('a TLS-only target with an ACL user', () => {
     const id = await waitIncidentFor(app, fp);
     const done = await waitState(app, id, FINAL_STATES);
     expect(done.state).toBe('escalated');
-    expect(done.outcome).toMatch(/diagnosis failed.*redis_wrongpass/);
+    expect(done.outcome).toMatch(/diagnosis failed.*wrongpass/);
     const tl = await closedTimeline(app, id);
     const errors = tl.filter((e) => e.kind === 'error');
     expect(errors.length).toBeGreaterThan(0);
-    for (const e of errors) expect(e.summary).toMatch(/redis_wrongpass: .*WRONGPASS/);
+    for (const e of errors) expect(e.summary).toMatch(/wrongpass: .*WRONGPASS/);
     expect(tl.at(-1)?.kind).toBe('incident.escalated');
     // the server saw the failed AUTH of our user
     const aclLog = (await target.client().call('ACL', 'LOG', '10')) as unknown[][];
     expect(aclLog.some((entry) => entry.includes('auth') && entry.includes(USER))).toBe(true);
 
     const texts = await incidentTexts(app, id);
-    expect(texts.timeline).toContain('redis_wrongpass');
+    expect(texts.timeline).toContain('wrongpass');
     expect(texts.markdown).toContain('WRONGPASS');
     for (const t of Object.values(texts)) {
       expect(t).not.toContain(WRONG);

@@ -6,8 +6,10 @@ import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { CommandOutcome, NodeRef, PlannedCommand, TargetHandle } from '../types.js';
 import { nodeKey } from '../types.js';
-import { redisErrorCode, TargetError } from '../../errors.js';
+import { isUnreachableCode, redisErrorCode, TargetError } from '../../errors.js';
+import { formatCommand, scrubSecrets, SECRET_REF } from '../command-format.js';
 import { parseInfo, type Info } from './info.js';
+import { refineListenerClass } from './tls-probe.js';
 
 /** TLS material for target connections (already read from files). */
 export interface NodeTlsOptions {
@@ -63,6 +65,7 @@ export function createNodeConnection(node: NodeRef, opts: NodeConnectionOptions 
     };
   }
   const client = new Redis(options);
+  connectionInfo.set(client, { node: { host: node.host, port: node.port }, tls: opts.tls, secrets: opts.password !== undefined ? [opts.password] : [] });
   // Remember the connection's own failure (WRONGPASS, TLS, reset): see withConnectionCause.
   client.on('error', (e: Error) => connectionErrors.set(client, e));
   client.on('ready', () => connectionErrors.delete(client));
@@ -71,6 +74,12 @@ export function createNodeConnection(node: NodeRef, opts: NodeConnectionOptions 
 
 /** The last connection-level failure of each node connection, until it is ready again. */
 const connectionErrors = new WeakMap<Redis, Error>();
+
+/** How each node connection was made: to classify its failures and scrub its password from them. */
+const connectionInfo = new WeakMap<Redis, { node: NodeRef; tls: NodeTlsOptions | undefined; secrets: string[] }>();
+
+/** Connections that have answered at least one command (a failure before that is a connect/handshake failure). */
+const answered = new WeakSet<Redis>();
 
 /**
  * A command lost to a failing connection is rejected generically ("Reached the max retries per
@@ -123,38 +132,80 @@ export class ConnectionPool {
   }
 }
 
-/** Removes a secret from a message (defence in depth: ioredis errors do not normally echo it). */
-export function scrub(message: string, secret?: string): string {
-  return secret ? message.split(secret).join('***') : message;
+/** Removes secrets from a message (defence in depth: ioredis errors do not normally echo them, Redis sometimes does). */
+export function scrub(message: string, ...secrets: Array<string | undefined>): string {
+  return scrubSecrets(message, secrets);
 }
 
-/** Error codes worth retrying: the node could not be reached, or is still loading its dataset. */
-const RETRYABLE = new Set(['target_unreachable', 'target_timeout', 'redis_loading']);
-
-/** Maps any failure of a command on `node` to a TargetError (`what` names the command). */
-export function toTargetError(err: unknown, node: NodeRef | string, what: string, secret?: string): TargetError {
+/**
+ * Maps any failure of a command on `node` to a TargetError (`what` names the command) whose code
+ * is the classified one (`refused`, `wrongpass`, `cert_expired`, … see classifyConnectionError),
+ * or `redis_<prefix>` for other error replies. The message is scrubbed of `secrets` and of the
+ * connection's own password. Retryable: the node was not reached, or is still loading.
+ */
+export function toTargetError(err: unknown, node: NodeRef | string, what: string, ...secrets: Array<string | undefined>): TargetError {
   if (err instanceof TargetError) return err;
-  const msg = scrub(err instanceof Error ? err.message : String(err), secret);
-  const code = /Command timed out/i.test(msg) ? 'target_timeout' : redisErrorCode(err);
+  const msg = scrub(err instanceof Error ? err.message : String(err), ...secrets);
+  const code = redisErrorCode(err);
   const where = typeof node === 'string' ? node : nodeKey(node);
-  return new TargetError(code, `${what} on ${where}: ${msg}`, RETRYABLE.has(code), err);
+  // The cause keeps the original's name and code but only the scrubbed message.
+  const cause = Object.assign(new Error(msg), { name: err instanceof Error ? err.name : 'Error', ...(typeof (err as { code?: unknown } | null)?.code === 'string' ? { code: (err as { code: string }).code } : {}) });
+  return new TargetError(code, `${what} on ${where}: ${msg}`, isUnreachableCode(code) || code === 'redis_loading', cause);
 }
 
-/** Sends one command to `node`, mapping failures to TargetError. */
-export async function sendCommand(ctx: { target: Pick<TargetHandle, 'connect'> }, node: NodeRef, argv: readonly string[]): Promise<unknown> {
-  const [cmd, ...args] = argv;
-  if (cmd === undefined) throw new TargetError('redis_error', 'empty command', false);
+/** The target's secrets a handle can give (see `secrets:` in the target config). */
+type SecretSource = { secret?(name: string): string | undefined };
+
+/**
+ * argv with every `${secret:<name>}` placeholder replaced by the target's secret, just before
+ * sending; and the values used (to scrub them from errors and replies). A missing secret is a
+ * non-retryable `secret_missing` error naming it (never its value).
+ */
+export function resolveSecrets(target: SecretSource, argv: readonly string[]): { argv: string[]; values: string[] } {
+  const values: string[] = [];
+  const out = argv.map((arg) =>
+    arg.replace(SECRET_REF, (_m, name: string) => {
+      const v = target.secret?.(name);
+      if (v === undefined || v === '') throw new TargetError('secret_missing', `secret ${JSON.stringify(name)} is not configured for this target (targets.<name>.secrets)`, false);
+      values.push(v);
+      return v;
+    }),
+  );
+  return { argv: out, values };
+}
+
+/**
+ * Sends one command to `node`, mapping failures to TargetError. `${secret:<name>}` placeholders
+ * are resolved from the target's secrets here and nowhere else; errors are scrubbed of them. A
+ * connection that fails before its first answer is classified from a listener probe when the
+ * error alone is ambiguous (a reset: TLS-only port or refused client certificate; a TLS timeout:
+ * plain port).
+ */
+export async function sendCommand(ctx: { target: Pick<TargetHandle, 'connect'> & SecretSource }, node: NodeRef, argv: readonly string[]): Promise<unknown> {
+  if (argv[0] === undefined) throw new TargetError('redis_error', 'empty command', false);
+  const what = formatCommand(argv.slice(0, 2));
+  const { argv: resolved, values } = resolveSecrets(ctx.target, argv);
+  const [cmd, ...args] = resolved as [string, ...string[]];
   let conn: Redis | undefined;
   try {
     conn = await ctx.target.connect(node);
-    return await conn.call(cmd, ...args);
+    const reply = await conn.call(cmd, ...args);
+    answered.add(conn);
+    return reply;
   } catch (err) {
-    throw toTargetError(withConnectionCause(conn, err), node, argv.slice(0, 2).join(' '));
+    const info = conn ? connectionInfo.get(conn) : undefined;
+    const cause = withConnectionCause(conn, err);
+    const te = toTargetError(cause, node, what, ...values, ...(info?.secrets ?? []));
+    if (conn && info && !answered.has(conn)) {
+      const refined = await refineListenerClass(info.node, info.tls, te.code);
+      if (refined && refined !== te.code) return Promise.reject(new TargetError(refined, `${te.message} (listener probe: ${refined})`, isUnreachableCode(refined), te.cause));
+    }
+    throw te;
   }
 }
 
 /** `INFO <sections…>` on `node`, parsed. Redis 7 accepts several sections in one call. */
-export async function readInfo(ctx: { target: Pick<TargetHandle, 'connect'> }, node: NodeRef, ...sections: string[]): Promise<Info> {
+export async function readInfo(ctx: { target: Pick<TargetHandle, 'connect'> & SecretSource }, node: NodeRef, ...sections: string[]): Promise<Info> {
   const reply = await sendCommand(ctx, node, ['INFO', ...sections]);
   return parseInfo(replyText(reply));
 }
@@ -192,7 +243,7 @@ export interface PlanExecution {
  * sent and get no outcome. An aborted signal stops before the next command.
  */
 export async function executePlan(
-  ctx: { target: Pick<TargetHandle, 'connect'>; signal: AbortSignal },
+  ctx: { target: Pick<TargetHandle, 'connect'> & SecretSource; signal: AbortSignal },
   plan: readonly PlannedCommand[],
   stopOnError: (cmd: PlannedCommand) => boolean = () => true,
 ): Promise<PlanExecution> {
@@ -201,13 +252,15 @@ export async function executePlan(
     if (ctx.signal.aborted) {
       return { outcomes, stopped: true, error: new TargetError('aborted', 'plan execution aborted', false) };
     }
+    let values: string[] = [];
     try {
+      values = resolveSecrets(ctx.target, cmd.argv).values;
       const reply = await sendCommand(ctx, parseNodeKey(cmd.node), cmd.argv);
-      outcomes.push({ ...cmd, ok: true, reply: replyText(reply) });
+      outcomes.push({ ...cmd, ok: true, reply: scrub(replyText(reply), ...values) });
     } catch (err) {
-      const te = toTargetError(err, cmd.node, cmd.argv.slice(0, 2).join(' '));
+      const te = toTargetError(err, cmd.node, formatCommand(cmd.argv.slice(0, 2)), ...values);
       const cause = te.cause instanceof Error ? te.cause.message : te.message;
-      outcomes.push({ ...cmd, ok: false, error: cause });
+      outcomes.push({ ...cmd, ok: false, error: scrub(cause, ...values) });
       if (stopOnError(cmd)) return { outcomes, stopped: true, error: te };
     }
   }

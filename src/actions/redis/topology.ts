@@ -4,7 +4,7 @@
  */
 import type { NodeRef, TargetHandle } from '../types.js';
 import { nodeKey } from '../types.js';
-import { TargetError } from '../../errors.js';
+import { isUnreachableCode, TargetError } from '../../errors.js';
 import { parseNodeKey, readInfo, replyText, sendCommand } from './connection.js';
 import { infoRole, listedReplicas, str } from './info.js';
 
@@ -97,10 +97,10 @@ type Handle = Pick<TargetHandle, 'connect' | 'endpoints' | 'sentinels' | 'sentin
 
 function unreachable(target: Handle, what: string, cause?: unknown): TargetError {
   // A node that answered with an error (WRONGPASS, NOPERM…) was reached: keep what it said.
-  if (cause instanceof TargetError && cause.code !== 'target_unreachable' && cause.code !== 'target_timeout') {
+  if (cause instanceof TargetError && cause.code !== 'target_unreachable' && !isUnreachableCode(cause.code)) {
     return new TargetError(cause.code, `${target.name}: ${what}: ${cause.message}`, cause.retryable, cause);
   }
-  return new TargetError('target_unreachable', `${target.name}: ${what}`, true, cause);
+  return new TargetError(cause instanceof TargetError && isUnreachableCode(cause.code) ? cause.code : 'target_unreachable', `${target.name}: ${what}`, true, cause);
 }
 
 async function discoverStandalone(target: Handle): Promise<Topology> {
