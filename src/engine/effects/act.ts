@@ -10,6 +10,7 @@
  * Every command has a hard timeout.
  */
 import { getAction } from '../../actions/registry.js';
+import { formatPlanned } from '../../actions/command-format.js';
 import type { CommandOutcome, PlannedCommand, TargetHandle } from '../../actions/types.js';
 import { parseNodeKey } from '../../actions/redis/connection.js';
 import { redisErrorCode, RunbooksError } from '../../errors.js';
@@ -26,13 +27,16 @@ import type { EffectOutcome } from './diagnose.js';
 import { runSteps } from './diagnose.js';
 import { planStep, stepInput } from './plan.js';
 
+/** Commands this process sent (for the crash-test fault injection only). */
+let sentByThisProcess = 0;
+
 /** Version of the intent record layout: v2 checkpoints every command. */
 const INTENT_VERSION = '2';
 
 type Failure = { code: string; message: string };
 
 function show(c: PlannedCommand): string {
-  return `${c.node}: ${c.argv.join(' ')}`;
+  return formatPlanned(c);
 }
 
 export async function act(
@@ -194,17 +198,19 @@ async function runStep(
             }, timeoutMs);
           }),
         ])) as { outcomes?: CommandOutcome[] } & Record<string, unknown>;
+        sentByThisProcess++;
+        if (env.killAfterCommands !== undefined && sentByThisProcess >= env.killAfterCommands) process.kill(process.pid, 'SIGKILL');
         const got = res.outcomes ?? [];
         for (const o of got) {
           outcomes.push(o);
-          await env.store.append(rec.id, entry(env, 'command.executed', `${o.node}: ${o.argv.join(' ')} → ${o.ok ? (o.reply ?? 'OK') : `ERROR ${o.error}`}`, { ...o, remediation: remId, round: round + 1 }));
+          await env.store.append(rec.id, entry(env, 'command.executed', `${show(o)} → ${o.ok ? (o.reply ?? 'OK') : `ERROR ${o.error}`}`, { ...o, remediation: remId, round: round + 1 }));
         }
         for (const [k, v] of Object.entries(res)) {
           if (k === 'persisted' && v === false) await env.store.append(rec.id, entry(env, 'note', `${step.action}: not persisted (${String(res['note'] ?? 'CONFIG REWRITE failed')})`, { persisted: false }));
         }
         await env.redis.hset(intentKey, field, 'done');
         const bad = got.find((o) => !o.ok && !(o.argv[0]?.toUpperCase() === 'CONFIG' && o.argv[1]?.toUpperCase() === 'REWRITE'));
-        if (bad) return { code: 'command_failed', message: `${bad.node}: ${bad.argv.join(' ')} failed: ${bad.error}` };
+        if (bad) return { code: 'command_failed', message: `${show(bad)} failed: ${bad.error}` };
       } catch (e) {
         const f = { code: e instanceof RunbooksError ? e.code : redisErrorCode(e), message: (e as Error).message };
         // A timed-out command may or may not have taken effect: it stays "sending" (checked on resume).
