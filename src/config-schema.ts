@@ -91,6 +91,7 @@ function targetSchema(baseDir: string) {
       tls: tlsSchema(baseDir).optional(),
       username: nonEmpty.optional(),
       password: secret.optional(),
+      secrets: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'secret names are letters, digits, . _ -'), secret.min(1, 'must not be empty')).optional(),
       role: z.enum(['cache', 'store']),
       labels: labels.default({}),
       allowAutomatic: bool.default(false),

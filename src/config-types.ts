@@ -32,6 +32,12 @@ export interface TargetConfig {
   username?: string;
   /** Resolved secret. Never logged, never written to timelines. */
   password?: string;
+  /**
+   * Named secrets a runbook's actions may use (e.g. the new and the old password of a rotation),
+   * resolved from `${ENV}` references at load. Plans refer to them as `${secret:<name>}`; the value
+   * replaces the placeholder only when the command is sent. Never logged, stored or shown.
+   */
+  secrets?: Record<string, string>;
   role: 'cache' | 'store';
   /** Alert labels that select this target (all must match), e.g. { redis_cluster: 'cache-prod' }. */
   labels: Record<string, string>;

@@ -299,6 +299,7 @@ function buildTarget(name: string, t: ParsedTarget): TargetConfig {
     ...(t.tls !== undefined && { tls: t.tls }),
     ...(t.username !== undefined && { username: t.username }),
     ...(t.password !== undefined && { password: t.password }),
+    ...(t.secrets !== undefined && { secrets: Object.assign(Object.create(null) as Record<string, string>, t.secrets) }),
     role: t.role,
     labels: t.labels,
     allowAutomatic: t.allowAutomatic,

@@ -61,6 +61,25 @@ export interface TargetHandle {
   allowAutomatic: boolean;
   /** A plain single-node connection to one node (cached by the caller; do not quit it). */
   connect(node: NodeRef): Promise<Redis>;
+  /**
+   * The target's configured secret `name` (config `targets.<t>.secrets`), or undefined. Only
+   * `sendCommand`/`executePlan` call it, to resolve a `${secret:<name>}` placeholder at send time;
+   * a value must never be put into a plan, a finding, a log line or an error.
+   */
+  secret?(name: string): string | undefined;
+  /** The TLS settings the engine reaches the data nodes with (absent: plain TCP). `key` is private: never output it. */
+  tls?: Readonly<TargetTls>;
+  /** The ACL user the engine connects as (absent: `default`). */
+  username?: string;
+}
+
+/** A target's TLS transport, as configured (file contents). */
+export interface TargetTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  servername?: string;
+  rejectUnauthorized: boolean;
 }
 
 /** Everything an action may use. I/O is reached only through this object. */

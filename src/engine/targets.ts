@@ -50,7 +50,11 @@ export class TargetRegistry {
       ...(t.sentinel?.masterName !== undefined ? { sentinelMasterName: t.sentinel.masterName } : {}),
       allowAutomatic: t.allowAutomatic,
       connect: async (node) => (sentinelKeys.has(nodeKey(node)) ? sentinels : data).get(node),
+      secret: (secretName) => (t.secrets !== undefined && Object.hasOwn(t.secrets, secretName) ? t.secrets[secretName] : undefined),
+      ...(t.username !== undefined ? { username: t.username } : {}),
     };
+    // Not enumerable: a handle dumped as JSON never carries the TLS key.
+    if (t.tls !== undefined) Object.defineProperty(handle, 'tls', { value: t.tls, enumerable: false });
     this.entries.set(name, { handle, pools: [data, sentinels] });
     return handle;
   }
