@@ -3,6 +3,14 @@
  */
 import type { ActionDefinition } from './types.js';
 import { bigkeysSample } from './redis/bigkeys-sample.js';
+import { clusterFailover } from './redis/cluster-failover.js';
+import { clusterMigrateBatch } from './redis/cluster-migrate-batch.js';
+import { clusterReplicaEligibility } from './redis/cluster-replica-eligibility.js';
+import { clusterSetslotNode } from './redis/cluster-setslot-node.js';
+import { clusterSetslotStable } from './redis/cluster-setslot-stable.js';
+import { clusterSlotCheck } from './redis/cluster-slot-check.js';
+import { clusterSlotKeys } from './redis/cluster-slot-keys.js';
+import { clusterView } from './redis/cluster-view.js';
 import { configGet } from './redis/config-get.js';
 import { configSet } from './redis/config-set.js';
 import { infoKeyspace } from './redis/info-keyspace.js';
@@ -11,25 +19,19 @@ import { infoStats } from './redis/info-stats.js';
 import { maxmemoryRaise } from './redis/maxmemory-raise.js';
 import { memoryDoctor } from './redis/memory-doctor.js';
 import { memoryPurge } from './redis/memory-purge.js';
-import { replicationBufferRaise } from './redis/replication-buffer-raise.js';
-import { replicationPriority } from './redis/replication-priority.js';
-import { replicationPromote } from './redis/replication-promote.js';
-import { replicationRepoint } from './redis/replication-repoint.js';
-import { replicationViewAction } from './redis/replication-view.js';
-import { sentinelFailover } from './redis/sentinel-failover.js';
-import { sentinelViewAction } from './redis/sentinel-view.js';
-import { keyCensus } from './redis/key-census.js';
-import { clientBuffers } from './redis/client-buffers.js';
-import { clientKill } from './redis/client-kill.js';
-import { familyExpire } from './redis/family-expire.js';
-import { familyDelete } from './redis/family-delete.js';
-import { trim } from './redis/trim.js';
-import { memorySymptom } from './redis/memory-symptom.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyAction = ActionDefinition<any, any>;
 
 const all: AnyAction[] = [
+  clusterView,
+  clusterSlotKeys,
+  clusterSlotCheck,
+  clusterReplicaEligibility,
+  clusterMigrateBatch,
+  clusterSetslotNode,
+  clusterSetslotStable,
+  clusterFailover,
   infoMemory,
   infoStats,
   infoKeyspace,
@@ -39,20 +41,6 @@ const all: AnyAction[] = [
   memoryPurge,
   configSet,
   maxmemoryRaise,
-  replicationViewAction,
-  sentinelViewAction,
-  replicationBufferRaise,
-  replicationRepoint,
-  replicationPriority,
-  sentinelFailover,
-  replicationPromote,
-  keyCensus,
-  clientBuffers,
-  memorySymptom,
-  clientKill,
-  familyExpire,
-  familyDelete,
-  trim,
 ];
 
 for (const a of all) {
