@@ -19,6 +19,14 @@ import { infoStats } from './redis/info-stats.js';
 import { maxmemoryRaise } from './redis/maxmemory-raise.js';
 import { memoryDoctor } from './redis/memory-doctor.js';
 import { memoryPurge } from './redis/memory-purge.js';
+import { replicationBufferRaise } from './redis/replication-buffer-raise.js';
+import { replicationCredentials } from './redis/replication-credentials.js';
+import { replicationPriority } from './redis/replication-priority.js';
+import { replicationPromote } from './redis/replication-promote.js';
+import { replicationRepoint } from './redis/replication-repoint.js';
+import { replicationViewAction } from './redis/replication-view.js';
+import { sentinelFailover } from './redis/sentinel-failover.js';
+import { sentinelViewAction } from './redis/sentinel-view.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyAction = ActionDefinition<any, any>;
@@ -41,6 +49,14 @@ const all: AnyAction[] = [
   memoryPurge,
   configSet,
   maxmemoryRaise,
+  replicationViewAction,
+  sentinelViewAction,
+  replicationBufferRaise,
+  replicationRepoint,
+  replicationCredentials,
+  replicationPriority,
+  sentinelFailover,
+  replicationPromote,
 ];
 
 for (const a of all) {

@@ -95,7 +95,7 @@ export interface SentinelViewResult {
   priorityZero: string[];
   /** Replicas that say role:master while another node is named primary (split brain risk). */
   otherMasters: string[];
-  cause: 'healthy' | 'false-alarm' | 'failover-in-progress' | 'too-few-sentinels' | 'no-odown' | 'no-eligible-replica' | 'tilt' | 'split-views' | 'no-sentinel';
+  cause: 'healthy' | 'false-alarm' | 'failover-in-progress' | 'failover-pending' | 'too-few-sentinels' | 'no-odown' | 'no-eligible-replica' | 'tilt' | 'split-views' | 'no-sentinel';
   summary: string;
   /** What Sentinel's own state says happened, oldest first (down, ODOWN, election, promotion). */
   timeline: string[];
@@ -188,12 +188,12 @@ export async function sentinelView(ctx: ActionContext): Promise<SentinelViewResu
   if (!name || ok.length === 0) cause = 'no-sentinel';
   else if (!agree || otherMasters.length > 0) cause = 'split-views';
   else if (primaryUp) cause = sDownCount > 0 ? 'false-alarm' : downSet.size > 0 ? 'too-few-sentinels' : 'healthy';
-  else if (failoverInProgress) cause = 'failover-in-progress';
   else if (tilt.length > 0) cause = 'tilt';
   else if (!canAuthorize) cause = 'too-few-sentinels';
+  else if (eligible.length === 0) cause = 'no-eligible-replica'; // an attempt in progress would abort (-failover-abort-no-good-slave)
+  else if (failoverInProgress) cause = 'failover-in-progress';
   else if (oDownCount === 0) cause = 'no-odown';
-  else if (eligible.length === 0) cause = 'no-eligible-replica';
-  else cause = 'failover-in-progress'; // ODOWN, a majority and an eligible replica: Sentinel is about to act (or in its back-off)
+  else cause = 'failover-pending'; // ODOWN, a majority and an eligible replica: Sentinel is about to act (or in its back-off)
   const downList = [...downSet].sort();
   const summary = [
     `${ok.length}/${keys.length} Sentinels answer${downList.length ? ` (down: ${downList.join(', ')})` : ''}`,
@@ -283,7 +283,7 @@ export const sentinelViewAction: ActionDefinition<z.infer<typeof input>, Sentine
     bestReason: 'why that replica (priority, offset, what blocks it)',
     priorityZero: 'reachable replicas blocked only by replica-priority 0',
     otherMasters: 'replicas saying role:master while another node is named primary',
-    cause: 'healthy | false-alarm | failover-in-progress | too-few-sentinels | no-odown | no-eligible-replica | tilt | split-views | no-sentinel',
+    cause: 'healthy | false-alarm | failover-in-progress | failover-pending (o_down, a majority and an eligible replica: Sentinel should act; 2 × failover-timeout back-off after an attempt) | too-few-sentinels | no-odown | no-eligible-replica | tilt | split-views | no-sentinel',
     summary: 'one line: Sentinels answering and down, the named primary and its state, s_down/o_down counts, eligibility',
     timeline: 'what Sentinel state says happened, oldest first: s_down, o_down, leader votes, config-epoch and the primary',
   },
