@@ -20,13 +20,19 @@ import { maxmemoryRaise } from './redis/maxmemory-raise.js';
 import { memoryDoctor } from './redis/memory-doctor.js';
 import { memoryPurge } from './redis/memory-purge.js';
 import { replicationBufferRaise } from './redis/replication-buffer-raise.js';
-import { replicationCredentials } from './redis/replication-credentials.js';
 import { replicationPriority } from './redis/replication-priority.js';
 import { replicationPromote } from './redis/replication-promote.js';
 import { replicationRepoint } from './redis/replication-repoint.js';
 import { replicationViewAction } from './redis/replication-view.js';
 import { sentinelFailover } from './redis/sentinel-failover.js';
 import { sentinelViewAction } from './redis/sentinel-view.js';
+import { keyCensus } from './redis/key-census.js';
+import { clientBuffers } from './redis/client-buffers.js';
+import { clientKill } from './redis/client-kill.js';
+import { familyExpire } from './redis/family-expire.js';
+import { familyDelete } from './redis/family-delete.js';
+import { trim } from './redis/trim.js';
+import { memorySymptom } from './redis/memory-symptom.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyAction = ActionDefinition<any, any>;
@@ -53,10 +59,16 @@ const all: AnyAction[] = [
   sentinelViewAction,
   replicationBufferRaise,
   replicationRepoint,
-  replicationCredentials,
   replicationPriority,
   sentinelFailover,
   replicationPromote,
+  keyCensus,
+  clientBuffers,
+  memorySymptom,
+  clientKill,
+  familyExpire,
+  familyDelete,
+  trim,
 ];
 
 for (const a of all) {
