@@ -15,6 +15,7 @@ import { makeKeys } from './engine/keys.js';
 import { TargetLocks } from './engine/locks.js';
 import { RefusalLimiter } from './engine/refusal-limit.js';
 import { createMetrics } from './engine/metrics.js';
+import { storeMetricsSource } from './engine/metrics-source.js';
 import type { Metrics } from './engine/metrics.js';
 import { createQueue } from './engine/queue.js';
 import type { JobData } from './engine/queue.js';
@@ -113,6 +114,7 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
   queue.on('error', (e) => log.warn({ err: e.message }, 'queue error'));
   const keys = makeKeys(config.engine.keyPrefix);
   const metrics = createMetrics();
+  metrics.observe(storeMetricsSource({ queue, redis, keys, now: opts.now ?? Date.now }));
   const targets = new TargetRegistry(config.targets);
   const incidentStore = new IncidentStore(redis, keys);
   // The Slack door needs the engine and the engine needs its notifier: forward until both exist.

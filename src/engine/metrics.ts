@@ -21,6 +21,38 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
 }
 
+/**
+ * Numbers read from the store when `/metrics` is scraped, so every process (HTTP door or worker)
+ * reports the same fleet-wide truth rather than what it happened to see. Built by
+ * `storeMetricsSource` (metrics-source.ts) and attached with {@link Metrics.observe}.
+ */
+export interface MetricsSource {
+  /** Jobs in the engine's queue by BullMQ state (waiting, active, delayed, failed, …). */
+  queueJobs(): Promise<Record<string, number>>;
+  /** Every open incident: its runbook, state and when its record last changed (ms since epoch). */
+  openIncidents(): Promise<{ runbook: string; state: string; updatedAtMs: number }[]>;
+  now(): number;
+}
+
+/** A scrape never waits longer than this for the store; on timeout or error the gauges are empty. */
+export const SOURCE_TIMEOUT_MS = 2000;
+
+function bounded<T>(p: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('metrics source timed out')), SOURCE_TIMEOUT_MS);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
 /** Buckets for step durations, in seconds: diagnostics take milliseconds, verifications minutes. */
 export const STEP_DURATION_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
@@ -33,6 +65,9 @@ export const STEP_DURATION_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
  *   (e.g. `action`, `approval`, `verify`), never a step id from user input.
  * - `pendingApprovals` — proposals currently awaiting approval.
  * - `webhookRequests{code}` — webhook HTTP responses by status code.
+ * - Read from the store at scrape time, once {@link Metrics.observe} gave a source:
+ *   `queue_jobs{state}` (BullMQ job counts), `incidents_open{runbook, state}` and
+ *   `oldest_pending_approval_seconds`.
  */
 export function createMetrics(opts: MetricsOptions = {}) {
   const prefix = opts.prefix ?? 'redis_runbooks_';
@@ -77,6 +112,68 @@ export function createMetrics(opts: MetricsOptions = {}) {
     registers,
   });
 
+  // Scrape-time gauges: one read of the open incidents serves both incident gauges of a scrape
+  // (prom-client starts every collect() of a scrape before awaiting any): share the read in flight.
+  let source: MetricsSource | undefined;
+  let openRead: Promise<{ runbook: string; state: string; updatedAtMs: number }[]> | undefined;
+  const readOpen = (src: MetricsSource) => {
+    if (openRead === undefined) {
+      const p = bounded(src.openIncidents());
+      openRead = p;
+      const clear = () => {
+        if (openRead === p) openRead = undefined;
+      };
+      p.then(clear, clear);
+    }
+    return openRead;
+  };
+  new Gauge<'state'>({
+    name: `${prefix}queue_jobs`,
+    help: 'Jobs in the engine queue by BullMQ state (read from the store at scrape time).',
+    labelNames: ['state'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      if (!source) return;
+      const counts = await bounded(source.queueJobs()).catch(() => undefined);
+      for (const [state, n] of Object.entries(counts ?? {})) this.set({ state }, n);
+    },
+  });
+  new Gauge<'runbook' | 'state'>({
+    name: `${prefix}incidents_open`,
+    help: 'Open incidents by runbook and state (read from the store at scrape time).',
+    labelNames: ['runbook', 'state'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      if (!source) return;
+      const open = await readOpen(source).catch(() => undefined);
+      const counts = new Map<string, { runbook: string; state: string; n: number }>();
+      for (const o of open ?? []) {
+        const k = `${o.runbook}\n${o.state}`;
+        const c = counts.get(k) ?? { runbook: o.runbook, state: o.state, n: 0 };
+        c.n += 1;
+        counts.set(k, c);
+      }
+      for (const c of counts.values()) this.set({ runbook: c.runbook, state: c.state }, c.n);
+    },
+  });
+  new Gauge({
+    name: `${prefix}oldest_pending_approval_seconds`,
+    help: 'Seconds since the longest-waiting incident in awaiting_approval last changed (entered the gate, or got a first approval of two); 0 when none waits.',
+    registers,
+    async collect() {
+      this.reset();
+      if (!source) return;
+      const src = source;
+      const open = await readOpen(src).catch(() => undefined);
+      if (open === undefined) return;
+      const waiting = open.filter((o) => o.state === 'awaiting_approval' && Number.isFinite(o.updatedAtMs));
+      const oldest = waiting.reduce<number | undefined>((m, o) => (m === undefined || o.updatedAtMs < m ? o.updatedAtMs : m), undefined);
+      this.set(oldest === undefined ? 0 : Math.max(0, (src.now() - oldest) / 1000));
+    },
+  });
+
   return {
     registry,
     alertsReceived,
@@ -85,6 +182,10 @@ export function createMetrics(opts: MetricsOptions = {}) {
     stepDuration,
     pendingApprovals,
     webhookRequests,
+    /** Attach the store-backed source of the scrape-time gauges (queue jobs, open incidents). */
+    observe(src: MetricsSource): void {
+      source = src;
+    },
     /** The exposition text, for `GET /metrics`. */
     text: (): Promise<string> => registry.metrics(),
     /** The `Content-Type` of {@link text}'s output. */

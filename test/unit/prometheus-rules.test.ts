@@ -5,12 +5,13 @@
  * naming the script that installs it.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { findPromtool } from '../helpers/promtool.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -22,26 +23,6 @@ interface Rule {
   for?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-}
-
-function executable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** PROMTOOL_BIN, else `promtool` on PATH, else /usr/bin/promtool (Debian package `prometheus`). */
-function findPromtool(): string {
-  const fromEnv = process.env['PROMTOOL_BIN'];
-  if (fromEnv !== undefined && fromEnv !== '' && executable(fromEnv)) return fromEnv;
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (dir !== '' && executable(join(dir, 'promtool'))) return join(dir, 'promtool');
-  }
-  if (executable('/usr/bin/promtool')) return '/usr/bin/promtool';
-  throw new Error('promtool not found (Debian package `prometheus`): run `bash scripts/test-deps.sh` (as root or with sudo) to install it, or set PROMTOOL_BIN');
 }
 
 async function promtool(args: string[]): Promise<string> {
