@@ -2,7 +2,7 @@
 # Find or install what the tests need, before any test runs (`npm test` runs this as `pretest`;
 # `.ci/run` runs it too):
 #   redis-server (redis-server), redis-sentinel (redis-sentinel), redis-cli (redis-tools),
-#   Alertmanager (prometheus-alertmanager), promtool (prometheus).
+#   Alertmanager and amtool (prometheus-alertmanager), promtool (prometheus).
 # - All found: prints one line and exits 0 (in well under a second).
 # - Some missing, and we are root or have passwordless sudo and apt-get: `apt-get update` once,
 #   install them (noninteractive, no recommends), then stop the packaged daemons that install
@@ -12,7 +12,7 @@
 #   command that installs them, and exits 1 at once.
 # In every case a packaged Alertmanager / Prometheus daemon that is running is stopped when we
 # may (root or passwordless sudo). `npm run demo` does not need any of this (only redis-server).
-# Environment: ALERTMANAGER_BIN, PROMTOOL_BIN name binaries outside PATH.
+# Environment: ALERTMANAGER_BIN, AMTOOL_BIN, PROMTOOL_BIN name binaries outside PATH.
 set -euo pipefail
 
 log() { printf 'test-deps: %s\n' "$*" >&2; }
@@ -30,6 +30,13 @@ find_alertmanager() {
   return 1
 }
 
+find_amtool() {
+  if [[ -n "${AMTOOL_BIN:-}" && -x "${AMTOOL_BIN}" ]]; then echo "${AMTOOL_BIN}"; return 0; fi
+  command -v amtool 2>/dev/null && return 0
+  if [[ -x /usr/bin/amtool ]]; then echo /usr/bin/amtool; return 0; fi
+  return 1
+}
+
 find_promtool() {
   if [[ -n "${PROMTOOL_BIN:-}" && -x "${PROMTOOL_BIN}" ]]; then echo "${PROMTOOL_BIN}"; return 0; fi
   command -v promtool 2>/dev/null && return 0
@@ -43,7 +50,7 @@ missing_packages() {
   command -v redis-server >/dev/null 2>&1 || out+=(redis-server)
   command -v redis-sentinel >/dev/null 2>&1 || out+=(redis-sentinel)
   command -v redis-cli >/dev/null 2>&1 || out+=(redis-tools)
-  find_alertmanager >/dev/null || out+=(prometheus-alertmanager)
+  { find_alertmanager >/dev/null && find_amtool >/dev/null; } || out+=(prometheus-alertmanager)
   find_promtool >/dev/null || out+=(prometheus)
   echo "${out[*]:-}"
 }
@@ -124,4 +131,4 @@ if [[ "$SUDO" != "no" ]]; then
   stop_packaged prometheus "$PROM_DEFAULT_BIN" "$PROM_PIDFILE"
 fi
 
-log "found redis-server, redis-sentinel, redis-cli, $(find_alertmanager), $(find_promtool)"
+log "found redis-server, redis-sentinel, redis-cli, $(find_alertmanager), $(find_amtool), $(find_promtool)"

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { findPromtool } from '../helpers/promtool.js';
+import { findAmtool, findPromtool } from '../helpers/promtool.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -125,5 +125,13 @@ describe('Prometheus rules (labels the engine routes on)', () => {
       const expected = label === undefined ? '—' : label === 'memory' ? 'redis-memory-pressure' : label;
       expect(table.get(r.alert), r.alert).toBe(expected);
     }
+  });
+});
+
+describe('Alertmanager config (amtool)', () => {
+  it('amtool check-config accepts deploy/alertmanager/alertmanager.yml', async () => {
+    const { stdout } = await run(findAmtool(), ['check-config', join(ROOT, 'deploy', 'alertmanager', 'alertmanager.yml')]);
+    expect(stdout).toContain('SUCCESS');
+    expect(stdout).toContain('2 receivers');
   });
 });
