@@ -254,6 +254,7 @@ export function configSchema(baseDir: string) {
 }
 
 export type ParsedConfig = z.output<ReturnType<typeof configSchema>>;
+        faultInjection: z.strictObject({ killAfterCommands: int(1, 100_000).optional() }).optional(),
 export type ParsedStore = NonNullable<ParsedConfig['store']>;
 export type ParsedTarget = ParsedConfig['targets'][string];
 

@@ -107,6 +107,12 @@ export interface AppConfig {
     workerConcurrency: number;
     queuePrefix: string;
     keyPrefix: string;
+    /**
+     * Fault injection for crash tests only (`engine.faultInjection` in the config file): the
+     * worker process kills itself with SIGKILL right after the N-th remediation command it sent
+     * reached the target, before recording it as done — the worst moment for a crash.
+     */
+    faultInjection?: { killAfterCommands?: number };
   };
   /** Absent: no Slack. */
   slack?: SlackConfig;

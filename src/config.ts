@@ -310,6 +310,7 @@ function buildStore(s: ParsedStore): StoreConfig {
   const tls = s.tls !== undefined ? { tls: s.tls } : {};
   if (s.sentinel !== undefined) {
     const { endpoints: sentinels, ...rest } = s.sentinel;
+      ...(p.engine.faultInjection !== undefined ? { faultInjection: { ...(p.engine.faultInjection.killAfterCommands !== undefined ? { killAfterCommands: p.engine.faultInjection.killAfterCommands } : {}) } } : {}),
     return { mode: 'sentinel', sentinels, ...stripUndefined(rest), ...tls };
   }
   if (s.cluster !== undefined) return { mode: 'cluster', ...stripUndefined(s.cluster), ...tls };

@@ -63,7 +63,7 @@ export class Engine implements EnginePort {
   private readonly env: EffectEnv;
 
   constructor(private readonly d: EngineDeps) {
-    this.env = { redis: d.redis, store: d.store, keys: d.keys, metrics: d.metrics, log: d.log, now: d.now, lockTtlMs: d.config.engine.lockTtlMs };
+    this.env = { redis: d.redis, store: d.store, keys: d.keys, metrics: d.metrics, log: d.log, now: d.now, lockTtlMs: d.config.engine.lockTtlMs, ...(d.config.engine.faultInjection?.killAfterCommands !== undefined ? { killAfterCommands: d.config.engine.faultInjection.killAfterCommands } : {}) };
     if (d.notifier) {
       d.store.onChange = (id) => {
         this.d.queue.add('notify', { type: 'notify', incidentId: id }, NOTIFY_JOB_OPTS).catch((e: unknown) => this.d.log.warn({ incident: id, err: (e as Error).message }, 'could not enqueue notification'));
@@ -239,8 +239,12 @@ export class Engine implements EnginePort {
       return fpOwner;
     }
     const existing = fpOwner ?? (await this.d.store.lookup(k.openFor(r.runbook, r.target)));
-    if (existing && (await this.join(existing, alert.fingerprint, alert.labels))) return existing;
-    return this.open({
+    if (existing && (await this.join(existing, alert.fingerprint, alert.labels))) {
+      await this.rememberDedup(existing, r);
+      return existing;
+    }
+    const previous = await this.d.store.lookup(k.closedFor(alert.fingerprint));
+    const id = await this.open({
       runbook: r.runbook,
       target: r.target,
       ...(r.node !== undefined ? { node: r.node } : {}),
@@ -250,6 +254,28 @@ export class Engine implements EnginePort {
       dryRun: this.d.config.engine.dryRun,
       by: 'alertmanager',
     });
+    await this.rememberDedup(id, r);
+    if (previous && previous !== id) await this.linkReopened(previous, id, r);
+    return id;
+  }
+
+  /** The webhook dedup key of a firing alert this incident took in: released when it resolves. */
+  private async rememberDedup(id: string, r: RoutedAlert): Promise<void> {
+    const set = this.d.keys.incidentDedup(id);
+    await this.d.redis.sadd(set, JSON.stringify({ fp: r.alert.fingerprint, startsAt: r.alert.startsAt }));
+    await this.d.redis.pexpire(set, 7 * 24 * 3600_000);
+  }
+
+  /**
+   * An alert still firing (or firing again) after its incident resolved opens a new incident,
+   * linked both ways: it is never swallowed by deduplication.
+   */
+  private async linkReopened(previous: string, id: string, r: RoutedAlert): Promise<void> {
+    const prev = await this.d.store.get(previous);
+    const name = r.alert.labels['alertname'] ?? 'alert';
+    const when = prev ? ` (closed ${prev.state} at ${prev.updatedAt}: ${prev.outcome ?? prev.state})` : '';
+    await this.d.store.append(id, { ...entry(this.env, 'incident.reopened', `${name} is still firing after incident ${previous} closed${when}: the earlier fix did not clear it, or it came back`, { reopens: previous, fingerprint: r.alert.fingerprint }), actor: { kind: 'alertmanager' } });
+    if (prev) await this.d.store.append(previous, { ...entry(this.env, 'incident.reopened', `${name} still firing after this incident closed: reopened as incident ${id}`, { reopenedAs: id, fingerprint: r.alert.fingerprint }), actor: { kind: 'alertmanager' } });
   }
 
   private async join(id: string, fingerprint: string, labels: Record<string, string>): Promise<boolean> {
@@ -434,6 +460,20 @@ export class Engine implements EnginePort {
   /** Bookkeeping of a final state (the timeline entry was written with the state; the lock by `release-lock`). */
   private async closed(rec: IncidentRecord, state: string, outcome: string): Promise<void> {
     await this.d.store.unindexOpen(rec);
+    if (state === 'resolved') {
+      // Alertmanager repeats a still-firing alert with the same startsAt: let that repeat in again,
+      // so an alert the fix did not clear opens a new incident linked to this one.
+      const set = this.d.keys.incidentDedup(rec.id);
+      for (const m of await this.d.redis.smembers(set)) {
+        const { fp, startsAt } = JSON.parse(m) as { fp: string; startsAt: string };
+        await this.d.redis.del(this.d.keys.dedup(fp, startsAt, 'firing'));
+        // The alert job's id is a second redelivery guard: drop the finished one too.
+        const job = await this.d.queue.getJob(alertJobId({ alert: { fingerprint: fp, startsAt, status: 'firing' } }));
+        if (job && (await job.isCompleted())) await job.remove().catch(() => undefined);
+      }
+      await this.d.redis.del(set);
+      for (const fp of rec.fingerprints) await this.d.redis.set(this.d.keys.closedFor(fp), rec.id, 'PX', 24 * 3600_000);
+    }
     await this.d.redis.srem(`${this.d.config.engine.keyPrefix}:awaiting`, rec.id);
     this.d.metrics.incidentsClosed.inc({ runbook: rec.runbook, outcome: state });
     this.d.log.info({ incident: rec.id, state, outcome }, 'incident closed');

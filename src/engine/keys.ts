@@ -23,6 +23,10 @@ export interface Keys {
   slackLock(id: string): string;
   /** Set (with a TTL) while Slack asked us to back off (429 Retry-After, 5xx): syncs wait. */
   slackPause: string;
+  /** Set of the webhook dedup keys of the firing alerts an incident took in (released when it resolves). */
+  incidentDedup(id: string): string;
+  /** The last incident closed as resolved while this fingerprint was part of it (24 h). */
+  closedFor(fp: string): string;
   /** Counter (with a TTL: the window) of refused approval attempts recorded for an incident. */
   refusals(id: string): string;
 }
@@ -45,5 +49,7 @@ export function makeKeys(prefix: string): Keys {
     slackLock: (id) => `${p}:inc:{${id}}:slack:lock`,
     slackPause: `${p}:slack:pause`,
     refusals: (id) => `${p}:inc:{${id}}:refusals`,
+    incidentDedup: (id) => `${p}:inc:{${id}}:dedup`,
+    closedFor: (fp) => `${p}:closed:${fp}`,
   };
 }

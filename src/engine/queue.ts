@@ -21,7 +21,7 @@ export function safeId(s: string): string {
   return s.replace(/[:\s]/g, '_');
 }
 
-export function alertJobId(r: RoutedAlert): string {
+export function alertJobId(r: { alert: Pick<RoutedAlert['alert'], 'fingerprint' | 'startsAt' | 'status'> }): string {
   return safeId(`a-${r.alert.fingerprint}-${r.alert.startsAt}-${r.alert.status}`);
 }
 

@@ -45,6 +45,7 @@ export type TimelineKind =
   | 'alert.resolved'
   | 'incident.opened'
   | 'incident.joined'
+  | 'incident.reopened'
   | 'finding'
   | 'note'
   | 'decision'

@@ -45,7 +45,18 @@ export function startWorker(engine: Engine, opts: { connection: ConnectionOption
         throw e;
       }
     },
-    { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency, autorun: true },
+    {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      concurrency: opts.concurrency,
+      autorun: true,
+      // A worker killed mid-job (kill -9, a lost host) holds its job's lock until it expires: keep
+      // that short so another worker picks the job up in seconds, not BullMQ's default 30–60 s.
+      // The lock is renewed every lockDuration/2 while a job runs, so long steps are not affected.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
+      maxStalledCount: 5,
+    },
   );
   worker.on('error', (e) => opts.log.warn({ err: e.message }, 'worker connection error'));
   return {

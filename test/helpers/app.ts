@@ -45,6 +45,8 @@ export interface TestAppOptions {
   approvalTimeout?: string;
   runbooksDir?: string;
   extraYaml?: string;
+  /** Extra lines inside the `engine:` section (indented two spaces), e.g. fault injection. */
+  engineYaml?: string;
 }
 
 export function testPrefix(): string {
@@ -76,6 +78,7 @@ engine:
   keyPrefix: ${o.prefix}
   queuePrefix: ${JSON.stringify(o.queuePrefix ?? `{${o.prefix}}`)}
   workerConcurrency: 4
+${o.engineYaml ?? ''}
 logLevel: ${process.env['TEST_LOG_LEVEL'] ?? 'silent'}
 targets:
 ${targets}

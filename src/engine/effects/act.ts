@@ -27,6 +27,9 @@ import type { EffectOutcome } from './diagnose.js';
 import { runSteps } from './diagnose.js';
 import { planStep, stepInput } from './plan.js';
 
+/** Commands this process sent (for the crash-test fault injection only). */
+let sentByThisProcess = 0;
+
 /** Version of the intent record layout: v2 checkpoints every command. */
 const INTENT_VERSION = '2';
 
@@ -195,6 +198,8 @@ async function runStep(
             }, timeoutMs);
           }),
         ])) as { outcomes?: CommandOutcome[] } & Record<string, unknown>;
+        sentByThisProcess++;
+        if (env.killAfterCommands !== undefined && sentByThisProcess >= env.killAfterCommands) process.kill(process.pid, 'SIGKILL');
         const got = res.outcomes ?? [];
         for (const o of got) {
           outcomes.push(o);

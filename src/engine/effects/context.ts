@@ -24,6 +24,8 @@ export interface EffectEnv {
   log: Logger;
   now(): number;
   lockTtlMs: number;
+  /** Crash tests only: SIGKILL this process after this many remediation commands were sent. */
+  killAfterCommands?: number;
 }
 
 export { FAN_OUT } from '../node-selection.js';

@@ -62,6 +62,12 @@ const str = (v: unknown): v is string => typeof v === 'string';
 /** Name → definition. A `Map`, so that inherited names such as `constructor` are never found. */
 export const FUNCTIONS: ReadonlyMap<string, ExprFunction> = new Map<string, ExprFunction>([
   ['count', { minArgs: 1, maxArgs: 1, call: ([v]) => present(v).length }],
+  // Redis answers numbers as text (CONFIG GET, SENTINEL, CLUSTER INFO): `number('10000')` is 10000.
+  ['number', { minArgs: 1, maxArgs: 1, call: ([v]) => (isNum(v) ? v : typeof v === 'string' && /^\s*-?\d+(\.\d+)?([eE][-+]?\d+)?\s*$/.test(v) ? Number(v) : null) }],
+  // A number as text, for `with:` inputs that take strings (`text(params.limit)`).
+  ['text', { minArgs: 1, maxArgs: 1, call: ([v]) => (isNum(v) ? String(v) : typeof v === 'string' ? v : typeof v === 'boolean' ? String(v) : null) }],
+  // The keys of an object: e.g. the nodes (`host:port`) of a fan-out finding.
+  ['keys', { minArgs: 1, maxArgs: 1, call: ([v]) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v) : null) }],
   [
     'len',
     {
