@@ -2,7 +2,8 @@
 # Find or install what the tests need, before any test runs (`npm test` runs this as `pretest`;
 # `.ci/run` runs it too):
 #   redis-server (redis-server), redis-sentinel (redis-sentinel), redis-cli (redis-tools),
-#   Alertmanager and amtool (prometheus-alertmanager), promtool (prometheus).
+#   openssl (openssl: the TLS tests make their certificates), Alertmanager and amtool
+#   (prometheus-alertmanager), promtool (prometheus).
 # - All found: prints one line and exits 0 (in well under a second).
 # - Some missing, and we are root or have passwordless sudo and apt-get: `apt-get update` once,
 #   install them (noninteractive, no recommends), then stop the packaged daemons that install
@@ -50,6 +51,7 @@ missing_packages() {
   command -v redis-server >/dev/null 2>&1 || out+=(redis-server)
   command -v redis-sentinel >/dev/null 2>&1 || out+=(redis-sentinel)
   command -v redis-cli >/dev/null 2>&1 || out+=(redis-tools)
+  command -v openssl >/dev/null 2>&1 || out+=(openssl) # TLS test certificates
   { find_alertmanager >/dev/null && find_amtool >/dev/null; } || out+=(prometheus-alertmanager)
   find_promtool >/dev/null || out+=(prometheus)
   echo "${out[*]:-}"
@@ -131,4 +133,4 @@ if [[ "$SUDO" != "no" ]]; then
   stop_packaged prometheus "$PROM_DEFAULT_BIN" "$PROM_PIDFILE"
 fi
 
-log "found redis-server, redis-sentinel, redis-cli, $(find_alertmanager), $(find_amtool), $(find_promtool)"
+log "found redis-server, redis-sentinel, redis-cli, openssl, $(find_alertmanager), $(find_amtool), $(find_promtool)"
