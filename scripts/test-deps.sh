@@ -68,7 +68,7 @@ privilege() {
 packaged_pids() { # <binary> <pidfile>
   local bin=$1 pidfile=$2 pids=()
   if [[ -s "$pidfile" ]]; then pids+=("$(cat "$pidfile")"); fi
-  if id prometheus >/dev/null 2>&1; then
+  if id prometheus >/dev/null 2>&1 && command -v pgrep >/dev/null 2>&1; then
     while read -r p; do [[ -n "$p" ]] && pids+=("$p"); done < <(pgrep -u prometheus -f "^${bin}( |$)" || true)
   fi
   local p
