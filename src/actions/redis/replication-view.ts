@@ -94,6 +94,10 @@ export interface ReplicationViewResult {
   syncLoop: boolean;
   maxGapBytes: number;
   keysPrimary: number | null;
+  /** Largest key count among reachable nodes. */
+  keysMax: number | null;
+  /** Every reachable node reports the same key count. */
+  keysAgree: boolean;
   cause: 'healthy' | 'primary-unreachable' | 'wrong-primary' | 'auth' | 'sync-loop' | 'replica-too-small' | 'link-down' | 'lagging' | 'syncing';
   summary: string;
 }
@@ -209,6 +213,7 @@ export async function replicationView(inp: ReplicationViewInput, ctx: ActionCont
   const limit = ps?.replicaBufferLimit?.hard ?? 0;
   const syncLoop = ps !== null && (ps.syncFullGrowth >= 2 || (ps.syncFullGrowth >= 1 && limit > 0 && ps.replicaClientsOmemMax >= limit / 2));
   const maxGapBytes = Math.max(0, ...replicas.map((k) => nodes[k]?.gapBytes ?? 0));
+  const counts = keys.map((k) => nodes[k]?.keys).filter((c): c is number => c !== undefined);
   let cause: ReplicationViewResult['cause'] = 'healthy';
   if (!primaryReachable) cause = 'primary-unreachable';
   else if (wrongPrimary.length > 0) cause = 'wrong-primary';
@@ -251,6 +256,8 @@ export async function replicationView(inp: ReplicationViewInput, ctx: ActionCont
     syncLoop,
     maxGapBytes,
     keysPrimary: primaryReachable ? (pv?.keys ?? null) : null,
+    keysMax: counts.length ? Math.max(...counts) : null,
+    keysAgree: counts.length > 0 && counts.every((c) => c === counts[0]),
     cause,
     summary,
   };
@@ -279,6 +286,8 @@ export const replicationViewAction: ActionDefinition<ReplicationViewInput, Repli
     syncLoop: 'full syncs repeat: sync_full grew by ≥ 2 in the window, or by 1 with a replica client holding ≥ half the hard output-buffer limit',
     maxGapBytes: 'largest offset gap among replicas, bytes',
     keysPrimary: 'keys on the primary (INFO keyspace), null when unreachable',
+    keysMax: 'largest key count among reachable nodes (what a promoted replica should keep), null when none answers',
+    keysAgree: 'every reachable node reports the same key count',
     cause: 'healthy | primary-unreachable | wrong-primary | auth | sync-loop | replica-too-small | link-down | lagging | syncing',
     summary: 'one line naming the nodes and numbers behind the cause',
   },

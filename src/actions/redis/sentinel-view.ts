@@ -67,6 +67,8 @@ export interface SentinelViewResult {
   quorum: number;
   /** Primary named by a strict majority of the configured Sentinels, else null. */
   majorityPrimary: string | null;
+  /** Primary named by the most answering Sentinels (even without a majority), else null. */
+  primary: string | null;
   /** host:port → how many Sentinels name it. */
   namedBy: Record<string, number>;
   /** Every answering Sentinel names the same primary. */
@@ -95,6 +97,8 @@ export interface SentinelViewResult {
   priorityZero: string[];
   /** Replicas that say role:master while another node is named primary (split brain risk). */
   otherMasters: string[];
+  /** Replicas Sentinel lists that do not answer (after a failover: the old primary until it is back). */
+  unreachableReplicas: string[];
   cause: 'healthy' | 'false-alarm' | 'failover-in-progress' | 'failover-pending' | 'too-few-sentinels' | 'no-odown' | 'no-eligible-replica' | 'tilt' | 'split-views' | 'no-sentinel';
   summary: string;
   /** What Sentinel's own state says happened, oldest first (down, ODOWN, election, promotion). */
@@ -223,6 +227,7 @@ export async function sentinelView(ctx: ActionContext): Promise<SentinelViewResu
     canAuthorize,
     quorum,
     majorityPrimary,
+    primary: named,
     namedBy,
     agree,
     sDownCount,
@@ -242,6 +247,7 @@ export async function sentinelView(ctx: ActionContext): Promise<SentinelViewResu
     bestReason,
     priorityZero,
     otherMasters,
+    unreachableReplicas: replicas.filter((r) => !r.own.reachable).map((r) => r.node),
     cause,
     summary,
     timeline,
@@ -264,6 +270,7 @@ export const sentinelViewAction: ActionDefinition<z.infer<typeof input>, Sentine
     canAuthorize: 'enough Sentinels answer to authorise a failover',
     quorum: 'configured quorum',
     majorityPrimary: 'primary named by a strict majority of configured Sentinels, else null',
+    primary: 'primary named by the most answering Sentinels (even without a majority), else null',
     namedBy: 'host:port → number of Sentinels naming it primary',
     agree: 'every answering Sentinel names the same primary',
     sDownCount: 'Sentinels flagging the primary s_down',
@@ -283,6 +290,7 @@ export const sentinelViewAction: ActionDefinition<z.infer<typeof input>, Sentine
     bestReason: 'why that replica (priority, offset, what blocks it)',
     priorityZero: 'reachable replicas blocked only by replica-priority 0',
     otherMasters: 'replicas saying role:master while another node is named primary',
+    unreachableReplicas: 'replicas Sentinel lists that do not answer (after a failover: the old primary until it is back)',
     cause: 'healthy | false-alarm | failover-in-progress | failover-pending (o_down, a majority and an eligible replica: Sentinel should act; 2 × failover-timeout back-off after an attempt) | too-few-sentinels | no-odown | no-eligible-replica | tilt | split-views | no-sentinel',
     summary: 'one line: Sentinels answering and down, the named primary and its state, s_down/o_down counts, eligibility',
     timeline: 'what Sentinel state says happened, oldest first: s_down, o_down, leader votes, config-epoch and the primary',
