@@ -11,8 +11,8 @@
 #   :9093/:9094): the tests start their own servers on free ports.
 # - Some missing and no way to install: prints ONE line naming the missing packages and the
 #   command that installs them, and exits 1 at once.
-# In every case a packaged Alertmanager / Prometheus daemon that is running is stopped when we
-# may (root or passwordless sudo). `npm run demo` does not need any of this (only redis-server).
+# In every case a packaged Alertmanager daemon that is running is stopped when we may (root or
+# passwordless sudo). `npm run demo` does not need any of this (only redis-server).
 # Environment: ALERTMANAGER_BIN, AMTOOL_BIN, PROMTOOL_BIN name binaries outside PATH.
 set -euo pipefail
 
@@ -114,9 +114,10 @@ if [[ -n "$MISSING" ]]; then
   # install started: the tests run their own servers on free ports (and Prometheus holds :9090).
   for pkg in $MISSING; do
     case "$pkg" in
-      redis-server | redis-sentinel) $SUDO service "$pkg" stop >/dev/null 2>&1 || true ;;
-      prometheus) $SUDO service prometheus stop >/dev/null 2>&1 || true ;;
-      prometheus-alertmanager) $SUDO service prometheus-alertmanager stop >/dev/null 2>&1 || true ;;
+      redis-server | redis-sentinel | prometheus-alertmanager) $SUDO service "$pkg" stop >/dev/null 2>&1 || true ;;
+      prometheus)
+        $SUDO service prometheus stop >/dev/null 2>&1 || true
+        stop_packaged prometheus "$PROM_DEFAULT_BIN" "$PROM_PIDFILE" ;;
     esac
   done
   STILL=$(missing_packages)
@@ -126,11 +127,11 @@ if [[ -n "$MISSING" ]]; then
   fi
 fi
 
-# A packaged Alertmanager holds :9093/:9094 (its gossip would meet the tests' own); a packaged
-# Prometheus holds :9090. Stop them when we may; without privileges leave them alone.
+# A packaged Alertmanager holds :9093/:9094 (its gossip would meet the tests' own): stop it
+# whenever it runs and we may (as .ci/run always did); without privileges leave it alone. A
+# packaged Prometheus (:9090) is stopped only when this script installed it (above).
 if [[ "$SUDO" != "no" ]]; then
   stop_packaged prometheus-alertmanager "$AM_DEFAULT_BIN" "$AM_PIDFILE"
-  stop_packaged prometheus "$PROM_DEFAULT_BIN" "$PROM_PIDFILE"
 fi
 
 log "found redis-server, redis-sentinel, redis-cli, openssl, $(find_alertmanager), $(find_amtool), $(find_promtool)"
