@@ -3,6 +3,13 @@
  */
 import type { ActionDefinition } from './types.js';
 import { bigkeysSample } from './redis/bigkeys-sample.js';
+import { aclAddPassword } from './redis/acl-add-password.js';
+import { aclLog } from './redis/acl-log.js';
+import { aclRemovePassword } from './redis/acl-remove-password.js';
+import { authCheck } from './redis/auth-check.js';
+import { authProbe } from './redis/auth-probe.js';
+import { tlsCertificate } from './redis/tls-certificate.js';
+import { tlsReload } from './redis/tls-reload.js';
 import { clusterFailover } from './redis/cluster-failover.js';
 import { clusterMigrateBatch } from './redis/cluster-migrate-batch.js';
 import { clusterReplicaEligibility } from './redis/cluster-replica-eligibility.js';
@@ -69,6 +76,13 @@ const all: AnyAction[] = [
   familyExpire,
   familyDelete,
   trim,
+  authProbe,
+  authCheck,
+  aclLog,
+  tlsCertificate,
+  aclAddPassword,
+  aclRemovePassword,
+  tlsReload,
 ];
 
 for (const a of all) {

@@ -30,6 +30,8 @@ export interface NodeConnectionOptions {
   commandTimeoutMs?: number;
   /** Reconnect attempts before the client gives up (the pool then makes a new one). Default 3. */
   maxReconnects?: number;
+  /** CLIENT SETNAME on connect (default `redis-runbooks`); null sends none (a user may lack `client|setname`). */
+  connectionName?: string | null;
 }
 
 /**
@@ -52,7 +54,7 @@ export function createNodeConnection(node: NodeRef, opts: NodeConnectionOptions 
     // Needed with lazyConnect: the first command is queued while the socket opens.
     enableOfflineQueue: true,
     retryStrategy: (times) => (times > maxReconnects ? null : Math.min(times * 200, 1000)),
-    connectionName: 'redis-runbooks',
+    ...(opts.connectionName === null ? {} : { connectionName: opts.connectionName ?? 'redis-runbooks' }),
   };
   if (opts.tls) {
     options.tls = {

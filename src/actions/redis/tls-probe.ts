@@ -60,6 +60,8 @@ export interface TlsProbe {
   certificate: CertificateView | null;
   /** The first line the server sent after the handshake (`-NOAUTH …` to our PING), or null. */
   firstLine: string | null;
+  /** Each name asked about (`opts.names`) and whether the certificate covers it. */
+  names: Array<{ name: string; matches: boolean }>;
   /** Failure of the handshake or of the first read, classified. */
   errorClass: ConnectionClass | null;
   error: { code: string; message: string } | null;
@@ -126,11 +128,11 @@ export function probePlain(node: NodeRef, timeoutMs = 1500): Promise<PlainProbe>
  * `verify: false` completes the handshake whatever the certificate (to read an expired one); the
  * result still says whether it verified. Never sends credentials.
  */
-export function probeTls(node: NodeRef, tls: ProbeTls = {}, opts: { timeoutMs?: number; now?: number } = {}): Promise<TlsProbe> {
+export function probeTls(node: NodeRef, tls: ProbeTls = {}, opts: { timeoutMs?: number; now?: number; names?: readonly string[] } = {}): Promise<TlsProbe> {
   const now = opts.now ?? Date.now();
   const servername = tls.servername ?? (isIP(node.host) ? undefined : node.host);
   return new Promise((resolve) => {
-    const result: TlsProbe = { handshake: false, authorized: false, nameMatches: null, authorizationError: null, protocol: null, certificate: null, firstLine: null, errorClass: null, error: null };
+    const result: TlsProbe = { handshake: false, authorized: false, nameMatches: null, authorizationError: null, protocol: null, certificate: null, firstLine: null, names: [], errorClass: null, error: null };
     const sock = tlsConnect({
       host: node.host,
       port: node.port,
@@ -171,8 +173,10 @@ export function probeTls(node: NodeRef, tls: ProbeTls = {}, opts: { timeoutMs?: 
       result.authorized = sock.authorized;
       result.authorizationError = authCode;
       // The host name: Node checks it only when it rejects; check it here against the name clients use.
-      const mismatch = checkServerIdentity(servername ?? node.host, sock.getPeerCertificate());
+      const peer = sock.getPeerCertificate();
+      const mismatch = checkServerIdentity(servername ?? node.host, peer);
       result.nameMatches = mismatch === undefined;
+      result.names = [...new Set(opts.names ?? [])].map((name) => ({ name, matches: checkServerIdentity(name, peer) === undefined }));
       if (mismatch && sock.authorized) {
         result.authorized = false;
         result.authorizationError = (mismatch as NodeJS.ErrnoException).code ?? 'ERR_TLS_CERT_ALTNAME_INVALID';
