@@ -346,6 +346,8 @@ export async function openMigration(tc: TestCluster, slot: number, move: number,
  */
 export async function resetSlot(tc: TestCluster, slot: number, owner: ClusterNodeProc): Promise<void> {
   const masters = (await tc.live()).filter((l) => l.flags.includes('master') && !l.flags.includes('fail')).map((l) => tc.byId(l.id));
+  // The owner first: while it is MIGRATING it answers ASK to keys moved back to it.
+  await owner.client().call('CLUSTER', 'SETSLOT', String(slot), 'STABLE');
   for (const m of masters) {
     if (m === owner) continue;
     const keys = await keysOn(m, slot);
@@ -353,7 +355,6 @@ export async function resetSlot(tc: TestCluster, slot: number, owner: ClusterNod
       await m.client().call('MIGRATE', owner.host, String(owner.port), '', '0', '5000', 'REPLACE', 'KEYS', ...keys.slice(i, i + 100));
     }
   }
-  await owner.client().call('CLUSTER', 'SETSLOT', String(slot), 'STABLE');
   await owner.client().call('CLUSTER', 'SETSLOT', String(slot), 'NODE', owner.id);
   for (const m of masters) {
     if (m === owner) continue;
