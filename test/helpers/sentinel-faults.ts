@@ -15,6 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { createApp, type App } from '../../src/app.js';
+import { parseConfig } from '../../src/config.js';
+import { RUNBOOKS_DIR, testPrefix } from './app.js';
 import { freePort } from './ports.js';
 import { exited, stopChild, track, waitExit } from './processes.js';
 
@@ -88,7 +92,7 @@ export interface FaultFleet {
   /** Writes `keys` string keys of `valueBytes` under `prefix:` on the primary. */
   fill(keys: number, opts?: { prefix?: string; valueBytes?: number }): Promise<void>;
   /** A bounded write load on `node` (overwrites `keys` keys) until `stop()` or `maxMs`; returns the writes done. */
-  writeLoad(node: FleetProcess, opts?: { keys?: number; valueBytes?: number; maxMs?: number; prefix?: string }): { stop(): Promise<number> };
+  writeLoad(node: FleetProcess, opts?: { keys?: number; valueBytes?: number; maxMs?: number; prefix?: string; perSecond?: number }): { stop(): Promise<number> };
   /** DBSIZE of a data node. */
   dbsize(node: FleetProcess): Promise<number>;
   /** INFO commandstats of a data node: command → calls. */
@@ -377,7 +381,13 @@ export async function startFaultFleet(opts: FaultFleetOptions = {}): Promise<Fau
       const loop = (async () => {
         await c.connect().catch(() => undefined);
         let i = 0;
+        const started = Date.now();
         while (!stopped && Date.now() < deadline) {
+          if (o.perSecond !== undefined) {
+            const ahead = writes / o.perSecond - (Date.now() - started) / 1000;
+            if (ahead > 0) await sleep(Math.min(200, ahead * 1000));
+            if (writes / o.perSecond > (Date.now() - started) / 1000) continue;
+          }
           const pipe = c.pipeline();
           for (let j = 0; j < 100; j++) pipe.set(`${o.prefix ?? 'load'}:${i++ % keys}`, value);
           await pipe.exec().then(
@@ -419,4 +429,52 @@ export async function startFaultFleet(opts: FaultFleetOptions = {}): Promise<Fau
     throw err;
   }
   return fleet;
+}
+
+/**
+ * The engine (HTTP door + worker) with the fleet as a Sentinel-mode target named `name`: data
+ * nodes and Sentinels as endpoints, the fleet password as `${RR_FLEET_PW}` (and as the target
+ * secret `masterauth`). Approvers: alice (dba-operator), bob and carol (cluster-admin).
+ */
+export async function startFleetApp(fleet: FaultFleet, opts: { storeUrl: string; name?: string; approvalTimeout?: string }): Promise<App> {
+  const prefix = testPrefix();
+  const name = opts.name ?? 'sess-prod';
+  const quote = (xs: FleetProcess[]): string => xs.map((x) => `"${x.key}"`).join(', ');
+  const text = `store: { url: "${opts.storeUrl}" }
+http: { host: 127.0.0.1, port: 0 }
+runbooksDir: ${RUNBOOKS_DIR}
+engine:
+  dryRun: false
+  approvalTimeout: ${opts.approvalTimeout ?? '30m'}
+  keyPrefix: ${prefix}
+  queuePrefix: "{${prefix}}"
+  workerConcurrency: 4
+logLevel: ${process.env['TEST_LOG_LEVEL'] ?? 'silent'}
+targets:
+  ${name}:
+    mode: sentinel
+    endpoints: [${quote(fleet.nodes)}]
+    sentinel: { masterName: ${fleet.masterName}, endpoints: [${quote(fleet.sentinels)}] }
+    role: store
+${fleet.password !== undefined ? '    password: "${RR_FLEET_PW}"\n    secrets: { masterauth: "${RR_FLEET_PW}" }\n' : ''}approvers:
+  - { id: alice, roles: [redis.dba-operator] }
+  - { id: bob, roles: [redis.cluster-admin] }
+  - { id: carol, roles: [redis.cluster-admin] }
+`;
+  const env = fleet.password !== undefined ? { RR_FLEET_PW: fleet.password } : {};
+  const config = parseConfig(text, '<fleet test>', env, { baseDir: process.cwd() });
+  return createApp(config, { http: true, worker: true, schedules: false, log: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });
+}
+
+/** Mutating commands (INFO commandstats names) a test asserts were not sent before an approval. */
+export const MUTATING = ['replicaof', 'slaveof', 'config|set', 'config|rewrite', 'failover', 'sentinel|failover', 'flushall', 'flushdb', 'client|kill', 'acl|setuser'];
+
+/** Calls of the mutating commands on every running data node, `node command` → calls. */
+export async function mutatingCalls(fleet: FaultFleet): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const n of fleet.nodes.filter((x) => x.running())) {
+    const calls = await fleet.commandCalls(n);
+    for (const c of MUTATING) out[`${n.key} ${c}`] = calls[c] ?? 0;
+  }
+  return out;
 }
