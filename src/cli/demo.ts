@@ -113,7 +113,9 @@ approvers:
       } else {
         say('Approve? [y/N] y   (no terminal or --yes: approving as demo-operator)');
       }
-      const r = approve ? await app.engine.approve(id, 'demo-operator', 'cli') : await app.engine.reject(id, 'demo-operator', 'cli', 'declined in demo');
+      // alternatives offered side by side: the demo takes the bounded raise (one approver, reversible)
+      const option = inc.pendingApproval?.options?.find((o) => o.remediation === 'raise-maxmemory')?.option;
+      const r = approve ? await app.engine.approve(id, 'demo-operator', 'cli', { option }) : await app.engine.reject(id, 'demo-operator', 'cli', 'declined in demo');
       say(`▶ ${r.ok ? r.message : r.message}`);
       inc = await waitForStop(app.engine, id, { timeoutMs: 300_000 });
     }

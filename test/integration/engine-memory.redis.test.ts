@@ -19,6 +19,19 @@ let target: RedisProcess;
 let app: App;
 const apps: App[] = [];
 
+/** The option number of `remediation` in the pending offer (throws when it is not offered). */
+async function optionOf(a: App, id: string, remediation: string): Promise<number> {
+  const p = (await a.engine.getIncident(id))?.pendingApproval;
+  const o = p?.options?.find((x) => x.remediation === remediation);
+  if (!o) throw new Error(`${remediation} not offered: ${JSON.stringify(p?.options?.map((x) => x.remediation) ?? p?.remediation)}`);
+  return o.option;
+}
+
+async function approveRaise(a: App, id: string): Promise<void> {
+  const r = await a.engine.approve(id, 'alice', 'cli', { option: await optionOf(a, id, 'raise-maxmemory') });
+  expect(r.ok).toBe(true);
+}
+
 async function kinds(a: App, id: string): Promise<string[]> {
   return ((await a.engine.getTimeline(id)) ?? []).map((e: TimelineEntry) => e.kind);
 }
@@ -41,7 +54,7 @@ afterAll(async () => {
 });
 
 describe('memory-pressure runbook, from alert to verified fix', () => {
-  it('diagnoses, proposes a bounded maxmemory raise, waits for approval, runs it, verifies and resolves', async () => {
+  it('diagnoses, offers the session:* family fixes beside a bounded maxmemory raise, waits for approval, runs the chosen one, verifies and resolves', async () => {
     await pressure(target.client(), MAXMEM);
     const url = app.http?.url ?? '';
     const r = await post(`${url}/webhooks/alertmanager`, memoryAlert('aaaa000000000001'));
@@ -49,22 +62,28 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     const id = await waitIncidentFor(app, 'aaaa000000000001');
     const waiting = await waitState(app, id, ['awaiting_approval']);
     const p = waiting.pendingApproval;
-    expect(p?.remediation).toBe('raise-maxmemory');
-    expect(p?.commands.map((c) => c.argv.slice(0, 3).join(' '))).toContain('CONFIG SET maxmemory');
+    // a store target: no policy change; the family fixes first, the raise labelled as buying time
+    expect(p?.options?.map((o) => o.remediation)).toEqual(['expire-family', 'delete-family', 'raise-maxmemory']);
+    const raise = p?.options?.find((o) => o.remediation === 'raise-maxmemory');
+    expect(raise?.commands.map((c) => c.argv.slice(0, 3).join(' '))).toContain('CONFIG SET maxmemory');
+    expect(raise?.title).toMatch(/buys time/);
+    expect(p?.options?.[0]?.commands[0]?.argv).toEqual(['EXPIRE', expect.stringMatching(/^session:/), '600', 'NX']);
+    expect(p?.options?.[1]?.cost).toMatch(/^deletes \d+ keys of session:\* .*frees about/);
     // nothing changed before the approval
     expect(await target.client().config('GET', 'maxmemory')).toEqual(['maxmemory', String(MAXMEM)]);
-    const findings = waiting.findings as { mem: { usage: number }; keyspace: { noTtlShare: number }; bigkeys: { dominantPrefix: { prefix: string } | null } };
+    const findings = waiting.findings as { mem: { usage: number }; keyspace: { noTtlShare: number }; census: { dominantFamily: { family: string } | null; coverage: number } };
     expect(findings.mem.usage).toBeGreaterThan(0.85);
     expect(findings.keyspace.noTtlShare).toBeGreaterThan(0.9);
-    expect(findings.bigkeys.dominantPrefix?.prefix).toBe('session');
+    expect(findings.census.dominantFamily?.family).toBe('session:*');
+    expect(findings.census.coverage).toBe(1);
 
     // a viewer may not approve; the attempt is on the timeline
-    const refused = await post(`${url}/api/incidents/${id}/approve`, { by: 'victor' });
+    const refused = await post(`${url}/api/incidents/${id}/approve`, { by: 'victor', option: await optionOf(app, id, 'raise-maxmemory') });
     expect(refused.status).toBe(403);
-    const ok = await post(`${url}/api/incidents/${id}/approve`, { by: 'alice' });
+    const ok = await post(`${url}/api/incidents/${id}/approve`, { by: 'alice', option: await optionOf(app, id, 'raise-maxmemory') });
     expect(ok.status).toBe(200);
 
-    const done = await waitState(app, id, [...FINAL_STATES]);
+    const done = await waitState(app, id, [...FINAL_STATES], 60_000);
     expect(done.state).toBe('resolved');
     const newMax = Number((await target.client().config('GET', 'maxmemory'))[1]);
     expect(newMax).toBeGreaterThan(MAXMEM);
@@ -113,7 +132,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     expect(done.outcome).toMatch(/resolved/);
     expect(await kinds(app, id)).toContain('approval.cancelled');
     expect(await target.client().config('GET', 'maxmemory')).toEqual(['maxmemory', String(MAXMEM)]);
-    const stale = await post(`${url}/api/incidents/${id}/approve`, { by: 'alice' });
+    const stale = await post(`${url}/api/incidents/${id}/approve`, { by: 'alice', option: 3 });
     expect(stale.status).toBe(409);
   });
 
@@ -127,8 +146,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     await first.close();
     const second = await startTestApp({ ...opts, http: false });
     apps.push(second);
-    const r = await second.engine.approve(id, 'alice', 'cli');
-    expect(r.ok).toBe(true);
+    await approveRaise(second, id);
     const done = await waitState(second, id, [...FINAL_STATES]);
     expect(done.state).toBe('resolved');
   });
@@ -139,14 +157,14 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     await waitState(app, id, ['awaiting_approval']);
     const lockKey = `${app.config.engine.keyPrefix}:lock:cache-prod`;
     await app.redis.set(lockKey, 'inc-other-incident', 'PX', 60_000);
-    await app.engine.approve(id, 'alice', 'cli');
+    await approveRaise(app, id);
     await waitState(app, id, ['remediating']);
     await new Promise((r) => setTimeout(r, 2500));
     expect((await app.engine.getIncident(id))?.state).toBe('remediating');
     expect(await kinds(app, id)).toContain('lock.waiting');
     expect(await kinds(app, id)).not.toContain('command.intent');
     await app.redis.del(lockKey);
-    const done = await waitState(app, id, [...FINAL_STATES], 20_000);
+    const done = await waitState(app, id, [...FINAL_STATES], 60_000);
     expect(done.state).toBe('resolved');
     // released right after the final state is written
     const until = Date.now() + 5000;
@@ -159,8 +177,8 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });
     await waitState(app, id, ['awaiting_approval']);
     await target.client().config('SET', 'maxmemory', String(MAXMEM * 2)); // someone fixed it meanwhile
-    await app.engine.approve(id, 'alice', 'cli');
-    const done = await waitState(app, id, [...FINAL_STATES]);
+    await approveRaise(app, id);
+    const done = await waitState(app, id, [...FINAL_STATES], 60_000);
     expect(done.state).toBe('resolved');
     const tl = (await app.engine.getTimeline(id)) ?? [];
     expect(tl.find((e) => e.kind === 'precondition.failed')?.summary).toMatch(/no longer holds.*skipped/);
@@ -175,7 +193,7 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     // what a worker that died between "intent" and "outcome" leaves behind
     const intentKey = `${app.config.engine.keyPrefix}:inc:{${id}}:intent:${waiting.pendingApproval?.key ?? ''}`;
     await app.redis.hset(intentKey, { status: 'started', at: new Date().toISOString() });
-    await app.engine.approve(id, 'alice', 'cli');
+    await approveRaise(app, id);
     const done = await waitState(app, id, [...FINAL_STATES]);
     expect(done.state).toBe('escalated');
     expect(done.outcome).toMatch(/interrupted; it is not repeated/);
@@ -189,8 +207,9 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     const done = await waitState(app, id, [...FINAL_STATES]);
     expect(done.state).toBe('completed');
     const tl = (await app.engine.getTimeline(id)) ?? [];
-    const dry = tl.find((e) => e.kind === 'command.dry-run');
-    expect(dry?.summary).toContain(`${target.host}:${target.port}: CONFIG SET maxmemory`);
+    const dry = tl.filter((e) => e.kind === 'command.dry-run').map((e) => e.summary);
+    expect(dry.some((d) => d.includes(`${target.host}:${target.port}: CONFIG SET maxmemory`))).toBe(true);
+    expect(dry.some((d) => /EXPIRE session:\d+:\d+ 600 NX/.test(d)), dry.join('\n').slice(0, 2000)).toBe(true);
     expect(tl.some((e) => e.kind === 'command.intent' || e.kind === 'command.executed')).toBe(false);
     expect(await target.client().config('GET', 'maxmemory')).toEqual(['maxmemory', String(MAXMEM)]);
   });
