@@ -45,6 +45,9 @@ export interface TlsCertificateResult {
   config: Record<string, string> | null;
   /** Why CONFIG GET failed (classified code), when it did. */
   configError: string | null;
+  /** `tls-cert-file` and `tls-key-file` as the server runs with them (null when unknown). */
+  certFile: string | null;
+  keyFile: string | null;
   /** The certificate and CA files named by the config, when the engine can read them. */
   disk: { cert: DiskCertificate | null; ca: DiskCertificate | null };
   /** A different, currently valid certificate that the CA signed and that matches its key is on disk: a reload would serve it. */
@@ -83,6 +86,8 @@ export const tlsCertificate: ActionDefinition<TlsCertificateInput, TlsCertificat
     daysLeft: 'days left of the served certificate (null without a handshake)',
     config: 'tls-port, tls-cert-file, tls-key-file, tls-ca-cert-file, tls-auth-clients, … as the server runs (CONFIG GET; never the *-pass directives)',
     configError: 'classified code when CONFIG GET failed (e.g. the engine cannot connect)',
+    certFile: 'tls-cert-file the server runs with (null when unknown)',
+    keyFile: 'tls-key-file the server runs with (null when unknown)',
     'disk.cert': 'the tls-cert-file on disk: { path, readable, subject, sans[], notBefore, notAfter, daysLeft, fingerprint256, validNow, verifiesWithCa, coversNames, keyMatches }',
     'disk.ca': 'the tls-ca-cert-file on disk (same fields)',
     renewedOnDisk: 'a different, valid, CA-signed certificate matching its key is on disk and later than the served one: CONFIG SET tls-cert-file reloads it',
@@ -104,6 +109,8 @@ export const tlsCertificate: ActionDefinition<TlsCertificateInput, TlsCertificat
       daysLeft: null,
       config: null,
       configError: null,
+      certFile: null,
+      keyFile: null,
       disk: { cert: null, ca: null },
       renewedOnDisk: false,
     };
@@ -139,6 +146,8 @@ export const tlsCertificate: ActionDefinition<TlsCertificateInput, TlsCertificat
     }
     const certPath = result.config['tls-cert-file'];
     const keyPath = result.config['tls-key-file'];
+    result.certFile = certPath || null;
+    result.keyFile = keyPath || null;
     const caPath = result.config['tls-ca-cert-file'];
     if (certPath) {
       result.disk.cert = await readDiskCertificate(certPath, { now, ...(conf.ca !== undefined ? { ca: conf.ca } : {}), names, ...(keyPath ? { keyPath } : {}) });
