@@ -18,7 +18,7 @@ import { plan } from './effects/plan.js';
 import { approvalRequestedEntry, scheduleApprovalExpiry } from './effects/request-approval.js';
 import { toSummary } from './incident-view.js';
 import { mayApprove } from './roles.js';
-import { verify } from './effects/verify.js';
+import { verify, waitPhase } from './effects/verify.js';
 import type { Keys } from './keys.js';
 import type { TargetLocks } from './locks.js';
 import type { Metrics } from './metrics.js';
@@ -53,6 +53,26 @@ const LOCK_RETRY_MS = 2000;
 const OPENING_TTL_MS = 30_000;
 /** The claim of an open incident (dropped when it closes). */
 const OPEN_CLAIM_TTL_MS = 7 * 24 * 3600_000;
+
+/** Snapshots written before the machine kept its pending effect: infer it from the state. */
+function legacyPendingEffect(state: IncidentRecord['state'], ctx: MachineContext, approvalTimeoutMs: number): Effect | undefined {
+  const cur = ctx.current;
+  const base = { seq: ctx.awaiting, remediation: cur?.remediation ?? '', key: cur?.key ?? '' };
+  switch (state) {
+    case 'diagnosing':
+      return { kind: 'diagnose', seq: ctx.awaiting };
+    case 'planning':
+      return { kind: 'plan', ...base };
+    case 'awaiting_approval':
+      return { kind: 'request-approval', ...base, timeoutMs: approvalTimeoutMs };
+    case 'remediating':
+      return { kind: 'act', ...base };
+    case 'verifying':
+      return { kind: 'verify', ...base, delayMs: 0 };
+    default:
+      return undefined;
+  }
+}
 
 function newIncidentId(now: number): string {
   const d = new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
@@ -452,7 +472,7 @@ export class Engine implements EnginePort {
           break;
         }
         default:
-          await this.d.queue.add(e.kind, { type: 'effect', incidentId: id, effect: e }, { jobId: effectJobId(id, e), ...EFFECT_JOB_OPTS, ...(e.kind === 'verify' && e.delayMs > 0 ? { delay: e.delayMs } : {}) });
+          await this.d.queue.add(e.kind, { type: 'effect', incidentId: id, effect: e }, { jobId: effectJobId(id, e), ...EFFECT_JOB_OPTS, ...((e.kind === 'verify' || e.kind === 'wait') && e.delayMs > 0 ? { delay: e.delayMs } : {}) });
       }
     }
   }
@@ -508,6 +528,9 @@ export class Engine implements EnginePort {
       case 'verify':
         out = await verify(this.env, this.d.locks, rec, target, rb.def, ctx, effect.remediation);
         break;
+      case 'wait':
+        out = await waitPhase(this.env, this.d.locks, rec, target, rb.def, ctx, effect.remediation, effect.wait, effect.poll);
+        break;
       default:
         return;
     }
@@ -543,21 +566,15 @@ export class Engine implements EnginePort {
         continue;
       }
       const ctx = (rec.snapshot as { context: MachineContext }).context;
-      const cur = ctx.current;
-      const kind: Effect['kind'] | undefined =
-        rec.state === 'diagnosing' ? 'diagnose' : rec.state === 'planning' ? 'plan' : rec.state === 'awaiting_approval' ? 'request-approval' : rec.state === 'remediating' ? 'act' : rec.state === 'verifying' ? 'verify' : undefined;
-      if (!kind) continue;
-      const effect = (kind === 'diagnose'
-        ? { kind, seq: ctx.awaiting }
-        : kind === 'verify'
-          ? { kind, seq: ctx.awaiting, remediation: cur?.remediation ?? '', key: cur?.key ?? '', delayMs: 0 }
-          : kind === 'request-approval'
-            ? { kind, seq: ctx.awaiting, remediation: cur?.remediation ?? '', key: cur?.key ?? '', timeoutMs: this.d.config.engine.approvalTimeoutMs }
-            : { kind, seq: ctx.awaiting, remediation: cur?.remediation ?? '', key: cur?.key ?? '' }) as Effect;
+      const effect = ctx.pendingEffect?.seq === ctx.awaiting ? ctx.pendingEffect : legacyPendingEffect(rec.state, ctx, this.d.config.engine.approvalTimeoutMs);
+      if (!effect) continue;
+      const kind = effect.kind;
       const job = await this.d.queue.getJob(effectJobId(id, effect));
       if (job && !(await job.isCompleted()) && !(await job.isFailed())) continue;
       if (kind === 'request-approval' && job) continue;
-      await this.d.queue.add(effect.kind, { type: 'effect', incidentId: id, effect }, { jobId: effectJobId(id, effect, job ? 100 : 0), ...EFFECT_JOB_OPTS });
+      const delay = (effect.kind === 'verify' || effect.kind === 'wait') && effect.delayMs > 0 ? { delay: effect.delayMs } : {};
+      await this.d.queue.add(effect.kind, { type: 'effect', incidentId: id, effect }, { jobId: effectJobId(id, effect, job ? 100 : 0), ...EFFECT_JOB_OPTS, ...delay });
+      await this.d.store.append(id, entry(this.env, 'note', `recovered at start: the ${effect.kind} step this incident was waiting on had no live job (a process stopped); it was dispatched again`, { effect: effect.kind, seq: effect.seq }));
       n++;
     }
     return n;

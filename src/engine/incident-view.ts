@@ -29,15 +29,20 @@ export function toSummary(r: IncidentRecord, catalog: RunbookCatalog, approvalTi
     const rb = catalog.cached(r.hash) ?? catalog.get(r.runbook);
     const info = rb?.remediations.get(cur.remediation);
     const rem = rb?.def.remediations[cur.remediation];
+    // A second approval between two phases: its own role and count; the next phase's commands.
+    const gateStep = cur.gate !== undefined ? rem?.steps[cur.gate] : undefined;
+    const gate = gateStep && 'wait' in gateStep ? gateStep.wait.approval : undefined;
+    const nextWait = cur.gate !== undefined && rem ? rem.steps.findIndex((st, i) => i > (cur.gate ?? 0) && 'wait' in st) : -1;
+    const gateCommands = cur.gate !== undefined ? cur.commands.filter((c) => (c.step ?? 0) > (cur.gate ?? 0) && (nextWait < 0 || (c.step ?? 0) < nextWait)) : cur.commands;
     s.pendingApproval = {
       key: cur.key,
       remediation: cur.remediation,
-      title: info?.title ?? cur.remediation,
+      title: gate ? `${info?.title ?? cur.remediation} — next phase${gateStep && 'wait' in gateStep && gateStep.wait.title ? `: ${gateStep.wait.title}` : ''}` : (info?.title ?? cur.remediation),
       risk: info?.risk ?? 'write',
-      role: info?.role ?? 'redis.dba-operator',
-      approversRequired: info?.approversRequired ?? 1,
+      role: gate?.role ?? info?.role ?? 'redis.dba-operator',
+      approversRequired: gate?.approvers ?? info?.approversRequired ?? 1,
       automatic: info?.automatic ?? false,
-      commands: cur.commands,
+      commands: gateCommands,
       evidence: rem?.description ? [rem.description] : [],
       approvals: cur.approvals,
       ...(cur.options && cur.options.length > 0

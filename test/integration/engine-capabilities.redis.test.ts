@@ -93,7 +93,9 @@ describe('issue 6: runbooks that act on what they found', () => {
     // Option 2: the nodes a finding named (keys(replicaInfo)), then the primary.
     expect(two?.role).toBe('redis.cluster-admin');
     expect(two?.cost).toBe('none: a config change on 3 nodes');
-    expect(two?.commands.filter((c) => c.argv[1] === 'SET').map((c) => c.node)).toEqual([...set.replicas.map(addr).sort(), addr(set.primary)]);
+    const setNodes = two?.commands.filter((c) => c.argv[1] === 'SET').map((c) => c.node) ?? [];
+    expect(setNodes.slice(0, 2).sort()).toEqual(set.replicas.map(addr).sort());
+    expect(setNodes[2]).toBe(addr(set.primary));
     // Nothing changed before an approval.
     for (const n of nodes()) expect(await threshold(n)).toBe('10000');
     const tl0 = (await app.engine.getTimeline(id)) ?? [];
@@ -205,4 +207,53 @@ describe('issue 6: a multi-node plan survives kill -9 after commands', () => {
       await door.close();
     }
   }, 180_000);
+});
+
+describe('issue 6: a remediation in phases', () => {
+  it('runs phase 1, waits a delay that survives a restart of every worker, runs phase 2, asks a second approval, runs phase 3, verifies', async () => {
+    const prefix = testPrefix();
+    const base = { storeUrl: store.url, prefix, targets: { cap: { endpoints: nodes().map(addr), role: 'store' as const } }, runbooksDir: RUNBOOKS, token: 'tok' };
+    const p = set.primary.client();
+    await p.config('SET', PARAM, '10000');
+    await p.config('SET', 'repl-timeout', '60');
+    await p.config('SET', 'maxclients', '1000');
+    let first: App | undefined = await startTestApp(base);
+    let second: App | undefined;
+    try {
+      await post(`${first.http?.url ?? ''}/webhooks/alertmanager`, webhookBody([{ labels: { alertname: 'CapPhases', instance: addr(set.primary) }, fingerprint: 'cafe000000000004' }]), 'tok');
+      const id = await waitIncidentFor(first, 'cafe000000000004');
+      const waiting = await waitState(first, id, ['awaiting_approval']);
+      // The approver sees every phase's commands, in order.
+      expect(waiting.pendingApproval?.commands.map((c) => c.argv.join(' '))).toEqual([`CONFIG SET ${PARAM} 30000`, 'CONFIG REWRITE', 'CONFIG SET repl-timeout 61', 'CONFIG REWRITE', 'CONFIG SET maxclients 4321', 'CONFIG REWRITE']);
+      expect((await approveHttp(first, id, { by: 'alice' })).status).toBe(200);
+      // Phase 1 done, the delay is running: stop every process.
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && (await threshold(set.primary)) !== '30000') await new Promise((r) => setTimeout(r, 50));
+      expect(await threshold(set.primary)).toBe('30000');
+      expect(((await p.config('GET', 'repl-timeout')) as string[])[1]).toBe('60');
+      await first.close();
+      first = undefined;
+      second = await startTestApp(base);
+      // The delayed job fires in the new process: phase 2, then the gate.
+      const gate = await waitState(second, id, ['awaiting_approval'], 30_000);
+      expect(((await p.config('GET', 'repl-timeout')) as string[])[1]).toBe('61');
+      expect(((await p.config('GET', 'maxclients')) as string[])[1]).toBe('1000');
+      expect(gate.pendingApproval?.role).toBe('redis.cluster-admin');
+      expect(gate.pendingApproval?.title).toMatch(/next phase: confirm before the last change/);
+      expect(gate.pendingApproval?.commands.map((c) => c.argv.join(' '))).toEqual(['CONFIG SET maxclients 4321', 'CONFIG REWRITE']);
+      expect((await approveHttp(second, id, { by: 'alice' })).status).toBe(403);
+      expect((await approveHttp(second, id, { by: 'bob' })).status).toBe(200);
+      const done = await waitState(second, id, ['resolved', 'escalated'], 30_000);
+      expect(done.state).toBe('resolved');
+      expect(((await p.config('GET', 'maxclients')) as string[])[1]).toBe('4321');
+      const tl = await closedTimeline(second, id);
+      const notes = tl.map((e) => e.summary);
+      expect(notes.some((n) => /phase done; waiting 4s — let clients settle/.test(n))).toBe(true);
+      expect(notes.some((n) => /4s passed; next phase/.test(n))).toBe(true);
+      expect(tl.filter((e) => e.kind === 'approval.granted').map((e) => e.data?.['by'])).toEqual(['alice', 'bob']);
+    } finally {
+      await first?.close();
+      await second?.close();
+    }
+  }, 90_000);
 });

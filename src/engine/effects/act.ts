@@ -19,6 +19,7 @@ import type { TargetLocks } from '../locks.js';
 import { scopeOf } from '../machine/scope.js';
 import type { MachineContext } from '../machine/types.js';
 import type { ActStepDef, RunbookDef } from '../runbook/schema.js';
+import { isWait } from '../runbook/schema.js';
 import { durationMs } from '../runbook/duration.js';
 import type { IncidentRecord } from '../store/incidents.js';
 import type { EffectEnv } from './context.js';
@@ -60,11 +61,17 @@ export async function act(
     return { deferred: true };
   }
 
-  const intentKey = env.keys.intent(rec.id, key);
+  // Phases: this run covers the steps from `phaseStart` up to the next wait (exclusive).
+  const phaseStart = current.phaseStart ?? 0;
+  const nextWait = rem.steps.findIndex((s, i) => i >= phaseStart && isWait(s));
+  const phaseEnd = nextWait < 0 ? rem.steps.length : nextWait;
+  const waitAt = nextWait < 0 ? {} : { waitAt: nextWait };
+  const phaseCommands = current.commands.filter((c) => (c.step ?? 0) >= phaseStart && (c.step ?? 0) < phaseEnd);
+  const intentKey = env.keys.intent(rec.id, phaseStart === 0 ? key : `${key}-p${phaseStart}`);
   const prior = await env.redis.hgetall(intentKey);
   if (prior['status'] === 'done') {
     if (prior['failed']) return { failed: JSON.parse(prior['failed']) as Failure };
-    return { result: { kind: 'act', skipped: false, outcomes: JSON.parse(prior['outcomes'] ?? '[]') as CommandOutcome[] } };
+    return { result: { kind: 'act', skipped: false, outcomes: JSON.parse(prior['outcomes'] ?? '[]') as CommandOutcome[], ...waitAt } };
   }
   const resuming = prior['status'] === 'started';
   if (resuming && prior['v'] !== INTENT_VERSION) {
@@ -72,7 +79,7 @@ export async function act(
     return { failed: { code: 'intent_interrupted', message: `${rem.title}: a previous attempt started at ${prior['at']} and was interrupted; it is not repeated — check the target by hand` } };
   }
 
-  if (!resuming && rem.precondition) {
+  if (!resuming && phaseStart === 0 && rem.precondition) {
     const pre = compileExpr(rem.precondition);
     const roots = new Set(pre.paths());
     const steps = def.diagnose.filter((s) => roots.has(s.id) || Object.keys(def.derive).some((d) => roots.has(d)));
@@ -91,20 +98,23 @@ export async function act(
     await env.store.append(rec.id, entry(env, 'note', `${rem.title}: resuming after an interruption (the previous attempt started at ${prior['at']}); commands already done are not sent again`, { remediation: remId, key }));
   } else {
     const at = new Date(env.now()).toISOString();
-    await env.redis.hset(intentKey, { v: INTENT_VERSION, status: 'started', at, commands: JSON.stringify(current.commands) });
+    await env.redis.hset(intentKey, { v: INTENT_VERSION, status: 'started', at, commands: JSON.stringify(phaseCommands) });
     await env.redis.pexpire(intentKey, 30 * 24 * 3600_000);
-    await env.store.append(rec.id, entry(env, 'command.intent', `about to send: ${current.commands.map(show).join('; ')}`, { remediation: remId, key, commands: current.commands }));
+    const phase = phaseStart > 0 || nextWait >= 0 ? ` (phase ${rem.steps.slice(0, phaseStart).filter(isWait).length + 1})` : '';
+    await env.store.append(rec.id, entry(env, 'command.intent', `about to send${phase}: ${phaseCommands.map(show).join('; ') || 'nothing'}`, { remediation: remId, key, commands: phaseCommands }));
   }
 
   const outcomes: CommandOutcome[] = [];
   let failure: Failure | undefined;
-  for (const [i, step] of rem.steps.entries()) {
+  for (let i = phaseStart; i < phaseEnd; i++) {
+    const step = rem.steps[i];
+    if (!step || isWait(step)) continue;
     failure = await runStep(env, locks, rec, target, ctx, intentKey, remId, step, i, current.commands.filter((c) => (c.step ?? 0) === i), outcomes);
     if (failure) break;
   }
   await env.redis.hset(intentKey, { status: 'done', outcomes: JSON.stringify(outcomes), failed: failure ? JSON.stringify(failure) : '' });
   if (failure) return { failed: failure };
-  return { result: { kind: 'act', skipped: false, outcomes } };
+  return { result: { kind: 'act', skipped: false, outcomes, ...waitAt } };
 }
 
 /** Run one step: its approved commands (round 0), then, for a `repeat` step, the next rounds. */

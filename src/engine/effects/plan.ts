@@ -15,6 +15,7 @@ import { scopeOf } from '../machine/scope.js';
 import type { MachineContext, OfferedOption } from '../machine/types.js';
 import { selectNodes } from '../node-selection.js';
 import type { ActStepDef, RemediationDef, RunbookDef } from '../runbook/schema.js';
+import { isWait } from '../runbook/schema.js';
 import { resolveWith } from '../runbook/step-inputs.js';
 import type { IncidentRecord } from '../store/incidents.js';
 import type { EffectEnv } from './context.js';
@@ -64,15 +65,25 @@ async function planRemediation(env: EffectEnv, rec: IncidentRecord, target: Targ
     throw new RunbooksError('target_role_forbidden', `${rem.title} is not allowed on a '${target.role}' target`);
   }
   const commands: PlannedCommand[] = [];
-  for (const [i, step] of rem.steps.entries()) commands.push(...(await planStep(env, rec, target, ctx, step, i)));
+  for (const [i, step] of rem.steps.entries()) if (!isWait(step)) commands.push(...(await planStep(env, rec, target, ctx, step, i)));
   return commands;
 }
 
 function describe(rem: RemediationDef, commands: PlannedCommand[], ctx: MachineContext, dryRun: boolean): string {
-  const lines = commands.map((c) => formatPlanned(c));
-  const loops = rem.steps.filter((s) => s.repeat).map((s) => `${s.action} repeats (re-planned from the live target) until its plan is empty, at most ${s.repeat?.max} rounds`);
+  const lines: string[] = [];
+  rem.steps.forEach((s, i) => {
+    if (isWait(s)) lines.push(`then ${waitText(s.wait)}, then`);
+    else lines.push(...commands.filter((c) => c.step === i).map((c) => formatPlanned(c)));
+  });
+  const loops = rem.steps.flatMap((s) => (!isWait(s) && s.repeat ? [`${s.action} repeats (re-planned from the live target) until its plan is empty, at most ${s.repeat.max} rounds`] : []));
   const cost = rem.cost ? ` — cost: ${interpolate(rem.cost, scopeOf(ctx))}` : '';
   return `${rem.title} (${rem.risk})${dryRun ? ' — dry run, would send' : ''}: ${lines.join('; ') || 'nothing to send'}${loops.length ? ` (${loops.join('; ')})` : ''}${cost}`;
+}
+
+/** A wait between phases, in words. */
+export function waitText(w: import('../runbook/schema.js').WaitStepDef['wait']): string {
+  const what = w.delay !== undefined ? `wait ${String(w.delay)}` : w.until !== undefined ? `wait until ${w.until} (checked every ${String(w.every)}, at most ${String(w.within)})` : `wait for a second approval (${w.approval?.role ?? ''})`;
+  return w.title ? `${what} — ${w.title}` : what;
 }
 
 export async function plan(env: EffectEnv, rec: IncidentRecord, target: TargetHandle, def: RunbookDef, ctx: MachineContext, remId: string, optionIds?: string[]): Promise<EffectOutcome> {

@@ -11,7 +11,7 @@ import type { AnyStateMachine } from 'xstate';
 import { compileExpr, interpolate } from '../expr/index.js';
 import type { CompiledExpr } from '../expr/index.js';
 import type { OutcomeDef, RemediationDef, RunbookDef } from '../runbook/schema.js';
-import { proposalsOf } from '../runbook/schema.js';
+import { isWait, proposalsOf } from '../runbook/schema.js';
 import { unevaluable } from './explain.js';
 import { durationMs } from '../runbook/duration.js';
 import { scopeOf } from './scope.js';
@@ -45,6 +45,8 @@ function resultOf(event: Ev): EffectResult | undefined {
 function issue(make: (c: Ctx) => Effect): unknown[] {
   return [
     assign({ seq: ({ context }: Args) => context.seq + 1, awaiting: ({ context }: Args) => context.seq + 1 }),
+    // Kept in the snapshot: after a crash, recovery re-dispatches exactly the effect awaited.
+    assign({ pendingEffect: ({ context }: Args) => make(context) }),
     { type: 'effect', params: ({ context }: Args) => make(context) },
   ];
 }
@@ -311,6 +313,92 @@ function remediationState(
     ...(failureTarget === '#rb.escalated' ? [setOutcome((a: Args) => `${rem.title}: ${whyFailed(a)}`)] : []),
   ];
 
+  // Phases: each `wait:` step is a state between two acting phases.
+  const waitIndexes = rem.steps.flatMap((st, i) => (isWait(st) ? [i] : []));
+  const waitTextOf = (w: number): string => {
+    const st = rem.steps[w];
+    if (!st || !isWait(st)) return '';
+    const x = st.wait;
+    const what = x.delay !== undefined ? `waiting ${String(x.delay)}` : x.until !== undefined ? `waiting until ${x.until}` : `waiting for a second approval (${x.approval?.role ?? ''})`;
+    return x.title ? `${what} — ${x.title}` : what;
+  };
+  const nextPhase = (w: number) => patchCurrent(() => ({ phaseStart: w + 1, waitStartedAt: undefined, polls: 0 }));
+  const waitStates: Record<string, unknown> = {};
+  for (const w of waitIndexes) {
+    const st = rem.steps[w];
+    if (!st || !isWait(st)) continue;
+    const x = st.wait;
+    if (x.approval) {
+      const gateRequired = x.approval.approvers;
+      const gateTimeout = x.approval.timeout !== undefined ? durationMs(x.approval.timeout) : opts.defaultApprovalTimeoutMs;
+      waitStates[phaseStateName(rem, w)] = {
+        entry: [
+          patchCurrent((c, a) => ({ key: `${c.key.replace(/-g\d+$/, '')}-g${w}`, approvals: [], gate: w, expiresAt: a.event.at + gateTimeout })),
+          ...issue((c) => ({ kind: 'request-approval', seq: c.seq, remediation: remId, key: c.current?.key ?? '', timeoutMs: gateTimeout })),
+        ],
+        exit: [patchCurrent(() => ({ gate: undefined }))],
+        on: {
+          'approval.granted': [
+            {
+              guard: (a: Args) => keyMatch(a) && isNewApprover(a) && (a.context.current?.approvals.length ?? 0) + 1 >= gateRequired,
+              target: 'acting',
+              actions: [addApproval(), nextPhase(w)],
+            },
+            {
+              guard: (a: Args) => keyMatch(a) && isNewApprover(a),
+              actions: [addApproval(), note(({ context }) => ({ kind: 'note', summary: `${rem.title}: ${context.current?.approvals.length ?? 0} of ${gateRequired} approvals for the next phase` }))],
+            },
+          ],
+          'approval.rejected': {
+            guard: keyMatch,
+            target: '#rb.escalated',
+            actions: [setOutcome(({ event }) => `${rem.title}: the next phase was rejected by ${'by' in event ? event.by : 'unknown'}; what the earlier phase changed stays in place`)],
+          },
+          'approval.expired': {
+            guard: keyMatch,
+            target: '#rb.escalated',
+            actions: [setOutcome(() => `${rem.title}: nobody approved the next phase in time; what the earlier phase changed stays in place`)],
+          },
+        },
+      };
+      continue;
+    }
+    const every = durationMs(x.every);
+    const within = durationMs(x.within);
+    const cond = x.until !== undefined ? ex(`${base}.steps[${w}].wait.until`, x.until) : undefined;
+    const delayMs = x.delay !== undefined ? durationMs(x.delay) : 0;
+    const holds = (a: Args): boolean => cond === undefined || cond.test(pollScope(a));
+    const late = (a: Args): boolean => a.event.at - (a.context.current?.waitStartedAt ?? a.event.at) >= within;
+    waitStates[phaseStateName(rem, w)] = {
+      entry: issue((c) => ({
+        kind: 'wait',
+        seq: c.seq,
+        remediation: remId,
+        key: c.current?.key ?? '',
+        wait: w,
+        poll: cond !== undefined,
+        delayMs: cond === undefined ? delayMs : (c.current?.polls ?? 0) === 0 ? 0 : every,
+      })),
+      on: {
+        'effect.done': [
+          {
+            guard: (a: Args) => awaited(a) && holds(a),
+            target: 'acting',
+            actions: [mergeFindings(), note(() => ({ kind: 'note', summary: `${rem.title}: ${cond ? `${x.until} holds` : `${String(x.delay)} passed`}; next phase`, data: { remediation: remId, wait: w } })), nextPhase(w)],
+          },
+          ...(x.onTimeout === 'continue'
+            ? [{ guard: (a: Args) => awaited(a) && late(a), target: 'acting', actions: [mergeFindings(), note(() => ({ kind: 'note', summary: `${rem.title}: ${x.until ?? ''} did not hold within ${String(x.within)}; going on as the runbook says` })), nextPhase(w)] }]
+            : [{ guard: (a: Args) => awaited(a) && late(a), target: '#rb.escalated', actions: [mergeFindings(), setOutcome(() => `${rem.title}: ${x.until ?? ''} did not hold within ${String(x.within)}; the next phase was not run — what the earlier phase changed stays in place`)] }]),
+          { guard: awaited, target: phaseStateName(rem, w), reenter: true, actions: [mergeFindings(), patchCurrent((c) => ({ polls: c.polls + 1 }))] },
+        ],
+        'effect.failed': [
+          { guard: (a: Args) => awaited(a) && late(a), target: '#rb.escalated', actions: [setOutcome(({ event }) => `${rem.title}: waiting failed: ${event.type === 'effect.failed' ? event.error.message : ''}`)] },
+          { guard: awaited, target: phaseStateName(rem, w), reenter: true, actions: [patchCurrent((c) => ({ polls: c.polls + 1 }))] },
+        ],
+      },
+    };
+  }
+
   return {
     initial: 'planning',
     entry: [
@@ -422,10 +510,20 @@ function remediationState(
               target: '#rb.deciding',
               actions: [mergeFindings(), note(({ event }) => ({ kind: 'note', summary: `${rem.title}: skipped, nothing was changed (${skipReason(event)})`, data: { remediation: remId, skipped: true } }))],
             },
+            ...waitIndexes.map((w) => ({
+              // The phase is done and a wait comes next.
+              guard: (a: Args) => awaited(a) && waitAtOf(a.event) === w,
+              target: phaseStateName(rem, w),
+              actions: [
+                mergeFindings(),
+                patchCurrent((_, a) => ({ waitStartedAt: a.event.at, polls: 0 })),
+                note(() => ({ kind: 'note', summary: `${rem.title}: phase done; ${waitTextOf(w)}`, data: { remediation: remId, wait: w } })),
+              ],
+            })),
             {
-            guard: awaited,
-            target: 'verifying',
-            actions: [mergeFindings(), patchCurrent((_, a) => ({ verifyStartedAt: a.event.at }))],
+              guard: awaited,
+              target: 'verifying',
+              actions: [mergeFindings(), patchCurrent((_, a) => ({ verifyStartedAt: a.event.at, polls: 0 }))],
             },
           ],
           'effect.failed': {
@@ -435,6 +533,7 @@ function remediationState(
           },
         },
       },
+      ...waitStates,
       verifying: {
         entry: issue((c) => ({
           kind: 'verify',
@@ -471,6 +570,17 @@ function remediationState(
       },
     },
   };
+}
+
+/** The state between two phases: `gate_<i>` for an approval, `wait_<i>` for a delay or a condition. */
+function phaseStateName(rem: RemediationDef, w: number): string {
+  const st = rem.steps[w];
+  return st && isWait(st) && st.wait.approval ? `gate_${w}` : `wait_${w}`;
+}
+
+function waitAtOf(e: Ev): number | undefined {
+  const r = resultOf(e);
+  return r !== undefined && r.kind === 'act' && !r.skipped ? r.waitAt : undefined;
 }
 
 function isSkipped(e: Ev): boolean {

@@ -27,6 +27,9 @@ export function incidentStateOf(value: unknown): IncidentState {
   }
   if (value && typeof value === 'object') {
     const inner = Object.values(value as Record<string, unknown>)[0];
+    // Between phases: a second approval is an approval gate; a delay or a condition is still remediating.
+    if (typeof inner === 'string' && inner.startsWith('wait_')) return 'remediating';
+    if (typeof inner === 'string' && inner.startsWith('gate_')) return 'awaiting_approval';
     switch (inner) {
       case 'planning':
         return 'planning';

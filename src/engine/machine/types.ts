@@ -31,6 +31,12 @@ export interface CurrentRemediation {
   options?: OfferedOption[];
   /** Set when the remediation was chosen among options: its `commands` are the chosen plan. */
   chosen?: boolean;
+  /** Index of the remediation step the current phase starts at (after a `wait:`); 0 at first. */
+  phaseStart?: number;
+  /** While waiting between phases: when the wait began (ms), for `within`. */
+  waitStartedAt?: number;
+  /** While a second approval gates the next phase: the index of that `wait:` step. */
+  gate?: number;
   /** When the approval request expires (ms since epoch), set on entering the approval gate. */
   expiresAt?: number;
   verifyStartedAt?: number;
@@ -50,6 +56,8 @@ export interface MachineContext {
   /** Sequence of effects issued; the machine only accepts the result of the one it awaits. */
   seq: number;
   awaiting: number;
+  /** The effect the machine awaits (its `seq` is `awaiting`): what recovery re-dispatches. */
+  pendingEffect?: Effect;
   outcome?: string;
 }
 
@@ -60,6 +68,8 @@ export type Effect =
   | { kind: 'request-approval'; seq: number; remediation: string; key: string; timeoutMs: number }
   | { kind: 'act'; seq: number; remediation: string; key: string }
   | { kind: 'verify'; seq: number; remediation: string; key: string; delayMs: number }
+  /** Between phases: a delay (a delayed `phase.elapsed` event) or a poll of the wait's steps. */
+  | { kind: 'wait'; seq: number; remediation: string; key: string; wait: number; delayMs: number; poll: boolean }
   | { kind: 'release-lock'; seq: number }
   | { kind: 'handover'; seq: number; runbook: string }
   | { kind: 'closed'; seq: number; state: 'resolved' | 'escalated' | 'cancelled' | 'completed'; outcome: string };
@@ -78,15 +88,17 @@ export type MachineEvent =
   | { type: 'approval.rejected'; at: number; key: string; by: string; reason?: string }
   | { type: 'approval.expired'; at: number; key: string }
   | { type: 'alert.resolved'; at: number; fingerprint: string }
-  | { type: 'incident.cancel'; at: number; by: string };
+  | { type: 'incident.cancel'; at: number; by: string }
+  | { type: 'phase.elapsed'; at: number; key: string; wait: number };
 
 /** Results of effects, carried by `effect.done`. */
 export type EffectResult =
   | { kind: 'diagnose'; findings: Record<string, unknown> }
   | { kind: 'plan'; commands: PlannedCommand[]; options?: OfferedOption[] }
-  | { kind: 'act'; skipped: false; outcomes: CommandOutcome[] }
+  | { kind: 'act'; skipped: false; outcomes: CommandOutcome[]; waitAt?: number }
   | { kind: 'act'; skipped: true; reason: string; findings: Record<string, unknown> }
-  | { kind: 'verify'; findings: Record<string, unknown> };
+  | { kind: 'verify'; findings: Record<string, unknown> }
+  | { kind: 'wait'; findings: Record<string, unknown> };
 
 /** Static facts about a remediation, for doors and effects (not in the snapshot). */
 export interface RemediationInfo {

@@ -7,7 +7,7 @@ import type { ActionDefinition, Risk } from '../../actions/types.js';
 import { compileExpr, compileTemplate } from '../expr/index.js';
 import { SCOPE_BUILTINS } from '../machine/scope.js';
 import type { RunbookDef, SelectorDef, StepDef } from './schema.js';
-import { proposalsOf } from './schema.js';
+import { isWait, proposalsOf } from './schema.js';
 import { withExprs } from './step-inputs.js';
 
 export interface Issue {
@@ -148,7 +148,29 @@ export function checkRunbook(def: RunbookDef, deps: CheckDeps): Issue[] {
   for (const [id, rem] of Object.entries(def.remediations)) {
     const base = ['remediations', id];
     let maxRisk: Risk = 'read';
+    const waitIds = new Set<string>();
     rem.steps.forEach((s, i) => {
+      if (isWait(s)) {
+        const w = s.wait;
+        if (i === rem.steps.length - 1) issues.push({ path: [...base, 'steps', i, 'wait'], message: 'a wait must be followed by the steps it waits for' });
+        const names = new Set([...diagnosisNames, ...waitIds]);
+        (w.steps ?? []).forEach((ws, k) => {
+          if (names.has(ws.id) || symptomNames.has(ws.id)) issues.push({ path: [...base, 'steps', i, 'wait', 'steps', k, 'id'], message: `'${ws.id}' is already a step id; wait steps need their own ids` });
+          checkStep(ws, [...base, 'steps', i, 'wait', 'steps', k], 'wait steps', names);
+          names.add(ws.id);
+          waitIds.add(ws.id);
+        });
+        if (w.until !== undefined) {
+          const roots = checkExpr(w.until, [...base, 'steps', i, 'wait', 'until'], names);
+          if (!(w.steps ?? []).some((ws) => roots.includes(ws.id))) {
+            issues.push({ path: [...base, 'steps', i, 'wait', 'until'], message: `'${w.until}' reads none of the wait's steps: it could never change while waiting` });
+          }
+        }
+        if (w.approval && rem.risk === 'disruptive' && w.approval.role === 'redis.viewer') {
+          issues.push({ path: [...base, 'steps', i, 'wait', 'approval', 'role'], message: 'redis.viewer may not approve a disruptive remediation' });
+        }
+        return;
+      }
       const risk = checkStep(s, [...base, 'steps', i], undefined, diagnosisNames);
       if (risk && RISK_ORDER[risk] > RISK_ORDER[maxRisk]) maxRisk = risk;
       if (s.repeat && !deps.actions.get(s.action)?.plan) {

@@ -62,6 +62,33 @@ export const actStepSchema = z
   })
   .strict();
 
+/**
+ * A wait between two phases of a remediation: a delay (a BullMQ delayed job, so it survives
+ * restarts), a condition polled on read-only steps, or a second approval. What comes after it runs
+ * only when the wait is over; e.g. add a new password now, remove the old one once nobody uses it.
+ */
+export const waitStepSchema = z
+  .object({
+    wait: z
+      .object({
+        title: z.string().min(1).optional(),
+        delay: duration.optional(),
+        steps: z.array(stepSchema).optional(),
+        until: expr.optional(),
+        every: duration.default('30s'),
+        within: duration.default('1h'),
+        /** When `until` has not held within `within`: escalate (default), or go on anyway. */
+        onTimeout: z.enum(['escalate', 'continue']).default('escalate'),
+        approval: z.lazy(() => approvalSchema).optional(),
+      })
+      .strict()
+      .refine((w) => [w.delay !== undefined, w.until !== undefined, w.approval !== undefined].filter(Boolean).length === 1, {
+        message: 'a wait is exactly one of: delay, until (with steps), approval',
+      })
+      .refine((w) => w.until === undefined || (w.steps !== undefined && w.steps.length > 0), { message: 'a wait with until needs the read-only steps it reads' }),
+  })
+  .strict();
+
 /** A decision rule: when the condition holds, add a note and/or propose a remediation. */
 export const ruleSchema = z
   .object({
@@ -109,7 +136,8 @@ export const remediationSchema = z
     automatic: z.boolean().default(false),
     targetRoles: z.array(z.enum(['cache', 'store'])).optional(),
     precondition: expr.optional(),
-    steps: z.array(actStepSchema).min(1),
+    /** Mutating steps, in order; `wait:` entries split them into phases. */
+    steps: z.array(z.union([actStepSchema, waitStepSchema])).min(1),
     verify: verifySchema,
     onSuccess: outcomeSchema.default('resolve'),
     onFailure: outcomeSchema.default('next'),
@@ -142,6 +170,13 @@ export const runbookSchema = z
 export type RunbookDef = z.infer<typeof runbookSchema>;
 export type StepDef = z.infer<typeof stepSchema>;
 export type ActStepDef = z.infer<typeof actStepSchema>;
+export type WaitStepDef = z.infer<typeof waitStepSchema>;
+export type RemediationStepDef = ActStepDef | WaitStepDef;
+
+/** Is this remediation step a wait between phases? */
+export function isWait(s: RemediationStepDef): s is WaitStepDef {
+  return 'wait' in s;
+}
 export type RuleDef = z.infer<typeof ruleSchema>;
 export type RemediationDef = z.infer<typeof remediationSchema>;
 export type VerifyDef = z.infer<typeof verifySchema>;
