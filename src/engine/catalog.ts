@@ -49,7 +49,7 @@ export class RunbookCatalog {
     if (hit) return hit;
     const def = await store.loadRunbookDef(hash);
     if (def === undefined) return undefined;
-    const rb = compileRunbookValue(def, `store:runbook:${hash}`, this.deps);
+    const rb = compileRunbookValue(def, `store:runbook:${hash}`, { ...this.deps, stored: true });
     const stored = { ...rb, hash };
     this.hashes.set(hash, stored);
     return stored;

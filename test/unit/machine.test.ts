@@ -16,7 +16,8 @@ import type { CompiledRunbook } from '../../src/engine/runbook/load.js';
 import { RUNBOOKS_DIR } from '../helpers/app.js';
 
 const deps = { actions: actions as ReadonlyMap<string, ActionDefinition<unknown, unknown>>, selectors: NODE_SELECTORS, defaultApprovalTimeoutMs: 60_000 };
-const MEMORY = readFileSync(join(RUNBOOKS_DIR, 'redis-memory-pressure.yaml'), 'utf8');
+// The machine's semantics, on a fixed runbook (the shipped one evolves with its own tests).
+const MEMORY = readFileSync(join(RUNBOOKS_DIR, '..', 'test', 'fixtures', 'runbooks-machine', 'redis-memory-pressure.yaml'), 'utf8');
 const MiB = 1024 * 1024;
 const T0 = Date.parse('2026-11-25T03:00:00Z');
 

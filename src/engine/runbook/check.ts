@@ -18,6 +18,8 @@ export interface Issue {
 export interface CheckDeps {
   actions: ReadonlyMap<string, ActionDefinition<unknown, unknown>>;
   selectors: readonly string[];
+  /** Restored from the store for an incident in flight: skip authoring rules added later. */
+  stored?: boolean;
 }
 
 const RISK_ORDER: Record<Risk, number> = { read: 0, write: 1, disruptive: 2 };
@@ -141,7 +143,7 @@ export function checkRunbook(def: RunbookDef, deps: CheckDeps): Issue[] {
     if (!def.symptom.steps.some((s) => roots.includes(s.id))) {
       issues.push({ path: ['symptom', 'cleared'], message: `'${def.symptom.cleared}' reads no symptom step: it cannot tell whether the symptom is gone on the live target` });
     }
-  } else if (def.match.length > 0 && Object.values(def.remediations).some((r) => r.risk !== 'read')) {
+  } else if (!deps.stored && def.match.length > 0 && Object.values(def.remediations).some((r) => r.risk !== 'read')) {
     issues.push({ path: ['symptom'], message: 'an alert-driven runbook with remediations must say how its symptom is checked: add symptom: { steps, cleared }' });
   }
 
@@ -199,7 +201,7 @@ export function checkRunbook(def: RunbookDef, deps: CheckDeps): Issue[] {
       verifyNames.add(s.id);
     });
     const untilRoots = checkExpr(rem.verify.until, [...base, 'verify', 'until'], verifyNames);
-    if (!rem.verify.steps.some((s) => untilRoots.includes(s.id))) {
+    if (!deps.stored && !rem.verify.steps.some((s) => untilRoots.includes(s.id))) {
       issues.push({ path: [...base, 'verify', 'until'], message: `'${rem.verify.until}' reads no verify step: a verification that does not look at the live target cannot fail` });
     }
   }

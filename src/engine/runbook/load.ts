@@ -30,6 +30,12 @@ export interface LoadDeps {
   actions: ReadonlyMap<string, ActionDefinition<unknown, unknown>>;
   selectors: readonly string[];
   defaultApprovalTimeoutMs: number;
+  /**
+   * A definition restored from the store for an incident already running on it: authoring rules
+   * added since (e.g. "an alert-driven runbook must declare its symptom") are not applied, so an
+   * upgrade never strands an incident in flight. Safety checks still apply.
+   */
+  stored?: boolean;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
