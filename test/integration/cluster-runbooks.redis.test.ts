@@ -6,6 +6,11 @@
  * killed while its replica may not fail over, then one killed with no replica at all. The
  * actions' crash-recovery checks (applied) and their refusals are exercised directly first.
  */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
@@ -21,9 +26,13 @@ import type { TimelineEntry } from '../../src/engine/types.js';
 import { post, testConfigText, testPrefix, webhookBody } from '../helpers/app.js';
 import { startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
-import { waitIncidentFor, waitState } from '../helpers/incidents.js';
+import { closedTimeline, waitIncidentFor, waitState } from '../helpers/incidents.js';
+import { stopChild, track, waitExit } from '../helpers/processes.js';
 import type { ClusterNodeProc, TestCluster } from '../helpers/cluster.js';
 import { countKeys, fillSlot, keysOn, killPrimary, openMigration, orphanPrimary, replicasOf, resetSlot, setNoFailover, startTestCluster } from '../helpers/cluster.js';
+
+const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'redis-runbooks.js');
+const dir = mkdtempSync(join(tmpdir(), 'rr-cluster-rb-'));
 
 let store: RedisProcess;
 let tc: TestCluster;
@@ -75,17 +84,25 @@ function alert(alertname: string, instance: string, fp: string, extra: Record<st
 beforeAll(async () => {
   store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
   tc = await startTestCluster({ nodeTimeout: 2000 });
-  const prefix = testPrefix();
-  const text = testConfigText({ storeUrl: store.url, prefix, targets: { 'cluster-test': { endpoints: tc.seeds, role: 'store' } } }).replace('  cluster-test:\n', '  cluster-test:\n    mode: cluster\n');
-  const config = parseConfig(text, '<test>', {}, { baseDir: process.cwd() });
-  app = await createApp(config, { http: true, worker: true, schedules: false, log });
+  app = await clusterApp(testPrefix(), { http: true, worker: true });
 }, 90_000);
+
+/** The engine's config with the test cluster as target `cluster-test` (mode cluster). */
+function configText(prefix: string, engineYaml?: string): string {
+  return testConfigText({ storeUrl: store.url, prefix, targets: { 'cluster-test': { endpoints: tc.seeds, role: 'store' } }, ...(engineYaml ? { engineYaml } : {}) }).replace('  cluster-test:\n', '  cluster-test:\n    mode: cluster\n');
+}
+
+async function clusterApp(prefix: string, parts: { http: boolean; worker: boolean }): Promise<App> {
+  const config = parseConfig(configText(prefix), '<test>', {}, { baseDir: process.cwd() });
+  return createApp(config, { ...parts, schedules: false, log });
+}
 
 afterAll(async () => {
   await app?.close().catch(() => undefined);
   await pool.closeAll();
   await tc?.stop();
   await store?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('cluster actions, directly', () => {
@@ -211,12 +228,65 @@ describe('redis-slot-migration-stuck', () => {
       await m.destination.client().call('CONFIG', 'SET', 'maxmemory', '0');
     }
   }, 150_000);
+
+  it('a worker killed -9 in the middle of the key moves: the next one resumes, no key moved twice or lost', async () => {
+    const { slot, keys } = await fillSlot(tc, 'crash', 450);
+    const m = await openMigration(tc, slot, 50);
+    const prefix = testPrefix();
+    const cfg = (n: number): string => {
+      const f = join(dir, `worker-${n}.yaml`);
+      writeFileSync(f, configText(prefix, `  faultInjection: { killAfterCommands: ${n} }`));
+      return f;
+    };
+    const worker = (file: string): ChildProcess => track(spawn(process.execPath, [BIN, 'worker', '--config', file], { stdio: 'ignore', env: { ...process.env, LOG_LEVEL: 'silent' } }));
+    const door = await clusterApp(prefix, { http: true, worker: false });
+    const children: ChildProcess[] = [];
+    try {
+      children.push(worker(cfg(1)));
+      const url = door.http?.url ?? '';
+      await post(`${url}/webhooks/alertmanager`, alert('RedisClusterOpenSlots', m.source.addr, 'c1a0000000000005', { slot: String(slot), state: 'migrating' }));
+      const id = await waitIncidentFor(door, 'c1a0000000000005');
+      await waitState(door, id, ['awaiting_approval'], 60_000);
+      expect((await post(`${url}/api/incidents/${id}/approve`, { by: 'bob' })).status).toBe(200);
+      // Worker 1 is killed right after its first MIGRATE, workers 2 and 3 after two more each.
+      expect(await waitExit(children[0]!, 60_000)).toBe(true);
+      expect(children[0]!.signalCode).toBe('SIGKILL');
+      for (const n of [2, 2]) {
+        const child = worker(cfg(n));
+        children.push(child);
+        expect(await waitExit(child, 60_000)).toBe(true);
+        expect(child.signalCode).toBe('SIGKILL');
+        // between crashes: the slot's keys are on one end or the other, never both, never lost
+        const [onA, onB] = [await keysOn(m.source, slot), await keysOn(m.destination, slot)];
+        expect(onA.length + onB.length).toBe(450);
+        expect(onA.filter((k) => onB.includes(k))).toEqual([]);
+      }
+      const finisher = await clusterApp(prefix, { http: false, worker: true });
+      try {
+        const done = await waitState(finisher, id, [...FINAL_STATES], 90_000);
+        expect(done.state, done.outcome).toBe('resolved');
+        const tl = await closedTimeline(finisher, id);
+        expect(tl.filter((e) => /interrupted by a crash; checked on the live target: already in place, not sent again/.test(e.summary)).length).toBe(3);
+        const sent = tl.filter((e) => e.kind === 'command.executed' && e.summary.includes('MIGRATE')).flatMap((e) => e.summary.split(' KEYS ')[1]?.split(' → ')[0]?.split(' ') ?? []);
+        expect(new Set(sent).size).toBe(sent.length); // no key in two MIGRATEs
+      } finally {
+        await finisher.close();
+      }
+      expect([await countKeys(m.source, slot), await countKeys(m.destination, slot)]).toEqual([0, 450]);
+      expect((await tc.ownerOf(slot)).id).toBe(m.destination.id);
+      expect(await readAll(keys)).toBe(450);
+    } finally {
+      for (const c of children) await stopChild(c);
+      await door.close();
+    }
+  }, 240_000);
 });
 
 describe('redis-cluster-state-not-ok', () => {
   it('a primary killed while its replica may not fail over: the replica is promoted with FORCE after approval, with the keys', async () => {
     const { slot, keys } = await fillSlot(tc, 'failover', 50);
     const master = await tc.ownerOf(slot);
+    const lost = (await tc.live()).find((l) => l.id === master.id)?.slots.reduce((n, r) => n + (Number(r.split('-')[1] ?? r) - Number(r.split('-')[0]) + 1), 0);
     const [replica] = await replicasOf(tc, master);
     if (!replica) throw new Error('no replica');
     await master.client().call('WAIT', '1', '2000');
@@ -237,13 +307,13 @@ describe('redis-cluster-state-not-ok', () => {
     expect(p?.commands.map((c) => [c.node, c.argv.join(' ')])).toEqual([[replica.addr, 'CLUSTER FAILOVER FORCE']]);
     const notes = (await timeline(id)).map((e) => e.summary).join('\n');
     expect(notes).toContain(`${replica.addr} has cluster-replica-no-failover yes`);
-    expect(notes).toMatch(/5461 slots not served|5462 slots not served/);
+    expect(notes, notes).toContain(`${lost} slots not served`);
     expect(notes).toContain('2 of 3 slot-owning primaries reachable');
     expect(((await replica.client().call('ROLE')) as unknown[])[0]).toBe('slave'); // nothing before approval
 
     expect((await post(`${url}/api/incidents/${id}/approve`, { by: 'bob' })).status).toBe(200);
     const done = await waitState(app, id, [...FINAL_STATES], 90_000);
-    expect(done.state, done.outcome).toBe('resolved');
+    expect(done.state, (await timeline(id)).map((e) => `${e.kind}: ${e.summary}`).join('\n')).toBe('resolved');
     expect(((await replica.client().call('ROLE')) as unknown[])[0]).toBe('master');
     for (const n of tc.nodes.filter((x) => x.alive())) {
       expect(String(await n.client().call('CLUSTER', 'INFO'))).toMatch(/cluster_state:ok[\s\S]*cluster_slots_ok:16384/);
