@@ -126,6 +126,16 @@ describe('cluster actions, directly', () => {
     expect(res).toMatchObject({ moved: 8, remaining: 12, complete: true });
     expect(await clusterMigrateBatch.applied!(cmd, input, ctx(m.source))).toBe(true);
 
+    // AUTH2 through a secret reference: the plan names the secret, the value is only sent
+    const withAuth = clusterMigrateBatch.input.parse({ slot, batch: 2, authSecret: 'cluster-pass' });
+    const secretCtx = ctx(m.source);
+    secretCtx.target.secret = (name) => (name === 'cluster-pass' ? 's3cr3t-value' : undefined);
+    const authPlan = await clusterMigrateBatch.plan!(withAuth, secretCtx);
+    expect(authPlan[0]?.argv.slice(6, 10)).toEqual(['AUTH2', 'default', '${secret:cluster-pass}', 'KEYS']);
+    const authRes = await clusterMigrateBatch.run(withAuth, secretCtx, authPlan); // default user has nopass: any password is accepted
+    expect(authRes).toMatchObject({ moved: 2, complete: true });
+    expect(JSON.stringify(authRes)).not.toContain('s3cr3t-value');
+
     // the same key on both ends: never overwritten, the plan is refused naming it
     const dup = (await keysOn(m.source, slot))[0]!;
     await m.destination.client().call('RESTORE-ASKING', dup, '0', (await m.source.client().dumpBuffer(dup)) as Buffer);

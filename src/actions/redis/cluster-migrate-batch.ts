@@ -6,12 +6,15 @@
  * each round (runbook `repeat`), so it ends when the slot is empty on the sending end.
  *
  * Never overwrites: keys that exist on both ends stop the plan (MIGRATE would answer BUSYKEY) and
- * are named; REPLACE is never sent. Clusters with AUTH are not supported yet (MIGRATE would need
- * AUTH2 with a secret reference): the destination then answers NOAUTH and the step fails.
+ * are named; REPLACE is never sent. On a cluster with AUTH, `authSecret` names the target secret
+ * (config `targets.<t>.secrets`) holding the password: the plan carries
+ * `AUTH2 <user> ${secret:<name>}` (the target's ACL user, else `default`), resolved only at send
+ * time, so the password never appears in a plan, a timeline or an error.
  */
 import { z } from 'zod';
 import type { ActionContext, ActionDefinition, CommandOutcome, PlannedCommand } from '../types.js';
 import { TargetError } from '../../errors.js';
+import { secretRef } from '../command-format.js';
 import { executePlan, parseNodeKey } from './connection.js';
 import { keyHashSlot } from './cluster-parse.js';
 import { countKeysInSlot, keysInSlot } from './cluster-slot-keys.js';
@@ -31,6 +34,8 @@ const input = z
     timeoutMs: z.number().int().min(100).max(120_000).default(5000),
     /** Keys listed on the receiving end to find keys on both sides. */
     maxList: z.number().int().min(1).max(1_000_000).default(100_000),
+    /** Name of the target secret with the password MIGRATE must send to the receiving end (AUTH2). */
+    authSecret: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
   })
   .strict()
   .prefault({});
@@ -98,12 +103,13 @@ async function planBatches(inp: ClusterMigrateBatchInput, ctx: ActionContext): P
   }
   const [host, port] = ((a) => [a.host, String(a.port)])(parseNodeKey(e.to));
   const rounds = Math.ceil(total / inp.batch);
+  const auth = inp.authSecret !== undefined ? ['AUTH2', ctx.target.username ?? 'default', secretRef(inp.authSecret)] : [];
   const plan: PlannedCommand[] = [];
   for (let i = 0; i < keys.length; i += inp.batch) {
     const chunk = keys.slice(i, i + inp.batch);
     plan.push({
       node: e.from,
-      argv: ['MIGRATE', host, port, '', '0', String(inp.timeoutMs), 'KEYS', ...chunk],
+      argv: ['MIGRATE', host, port, '', '0', String(inp.timeoutMs), ...auth, 'KEYS', ...chunk],
       note: `slot ${e.slot}: move ${chunk.length} of ${total} keys ${e.from} → ${e.to} (${inp.direction === 'forward' ? 'finish' : 'roll back'}; batch of ${inp.batch}, ${rounds} batch(es) in all, each ≤ ${inp.timeoutMs} ms)`,
     });
   }
@@ -122,7 +128,7 @@ export function migrateCommandParts(cmd: PlannedCommand): { to: string; keys: st
 /** Moves keys of an open slot in bounded batches. */
 export const clusterMigrateBatch: ActionDefinition<ClusterMigrateBatchInput, ClusterMigrateBatchResult> = {
   name: 'redis.cluster-migrate-batch',
-  description: 'Moves the keys of an open slot in bounded MIGRATE batches, forward (finish) or back (roll back); never overwrites a key present on both ends. No-AUTH clusters only.',
+  description: 'Moves the keys of an open slot in bounded MIGRATE batches, forward (finish) or back (roll back); never overwrites a key present on both ends; AUTH2 through a target secret reference.',
   risk: 'disruptive',
   input,
   timeoutMs: 120_000,
