@@ -237,6 +237,7 @@ export function configSchema(baseDir: string) {
         workerConcurrency: int(1, 1024).default(4),
         queuePrefix: nonEmpty.default('{rr}'),
         keyPrefix: nonEmpty.default('rr'),
+        faultInjection: z.strictObject({ killAfterCommands: int(1, 100_000).optional() }).optional(),
       })
       .prefault({}),
     slack: slackSchema.optional(),
@@ -254,7 +255,6 @@ export function configSchema(baseDir: string) {
 }
 
 export type ParsedConfig = z.output<ReturnType<typeof configSchema>>;
-        faultInjection: z.strictObject({ killAfterCommands: int(1, 100_000).optional() }).optional(),
 export type ParsedStore = NonNullable<ParsedConfig['store']>;
 export type ParsedTarget = ParsedConfig['targets'][string];
 

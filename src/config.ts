@@ -265,6 +265,7 @@ function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrid
       workerConcurrency: p.engine.workerConcurrency,
       queuePrefix: p.engine.queuePrefix,
       keyPrefix: p.engine.keyPrefix,
+      ...(p.engine.faultInjection !== undefined ? { faultInjection: { ...(p.engine.faultInjection.killAfterCommands !== undefined ? { killAfterCommands: p.engine.faultInjection.killAfterCommands } : {}) } } : {}),
     },
     logLevel,
   };
@@ -310,7 +311,6 @@ function buildStore(s: ParsedStore): StoreConfig {
   const tls = s.tls !== undefined ? { tls: s.tls } : {};
   if (s.sentinel !== undefined) {
     const { endpoints: sentinels, ...rest } = s.sentinel;
-      ...(p.engine.faultInjection !== undefined ? { faultInjection: { ...(p.engine.faultInjection.killAfterCommands !== undefined ? { killAfterCommands: p.engine.faultInjection.killAfterCommands } : {}) } } : {}),
     return { mode: 'sentinel', sentinels, ...stripUndefined(rest), ...tls };
   }
   if (s.cluster !== undefined) return { mode: 'cluster', ...stripUndefined(s.cluster), ...tls };
