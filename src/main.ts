@@ -13,6 +13,7 @@ import type { AppConfig } from './config-types.js';
 import { RunbooksError } from './errors.js';
 import { renderPostmortem } from './engine/postmortem.js';
 import { runbookJsonSchema } from './engine/runbook/json-schema.js';
+import { actions as actionRegistry } from './actions/registry.js';
 import { loadRunbookDir } from './engine/runbook/load.js';
 
 const USAGE = `usage: redis-runbooks <command> [options]
@@ -92,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
       return errors.length > 0 ? 1 : 0;
     }
     case 'schema': {
-      const text = JSON.stringify(runbookJsonSchema(), null, 2);
+      const text = JSON.stringify(runbookJsonSchema(actionRegistry), null, 2);
       if (o.out) writeFileSync(o.out, `${text}\n`);
       else out(text);
       return 0;

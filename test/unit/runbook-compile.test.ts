@@ -35,7 +35,7 @@ describe('shipped runbooks', () => {
 
   it('the checked-in JSON Schema is the one generated from the format', () => {
     const onDisk = JSON.parse(readFileSync(join(RUNBOOKS_DIR, 'runbook.schema.json'), 'utf8')) as unknown;
-    expect(onDisk).toEqual(JSON.parse(JSON.stringify(runbookJsonSchema())));
+    expect(onDisk).toEqual(JSON.parse(JSON.stringify(runbookJsonSchema(actions as ReadonlyMap<string, ActionDefinition<unknown, unknown>>))));
   });
 
   it('the memory runbook answers the alert names of our rules and of community rule sets', () => {
@@ -96,5 +96,24 @@ describe('compile errors name the file, the YAML path and the line', () => {
     writeFileSync(join(dir, 'm.yaml'), MEMORY.replace('    onFailure: escalate\n', '    onFailure: { handover: redis-nonexistent }\n'));
     const { errors } = loadRunbookDir(dir, deps);
     expect(errors.join('\n')).toContain("remediations.raise-maxmemory.onFailure.handover: unknown runbook 'redis-nonexistent'");
+  });
+});
+
+describe('the JSON Schema checks each step`s with: against its action (for editors)', () => {
+  it('every shipped runbook validates; a wrong parameter for an action is flagged; an {expr} is accepted anywhere', async () => {
+    const { Ajv2020 } = await import('ajv/dist/2020.js');
+    const schema = JSON.parse(readFileSync(join(RUNBOOKS_DIR, 'runbook.schema.json'), 'utf8')) as Record<string, unknown>;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    const validate = ajv.compile(schema);
+    const { readdirSync } = await import('node:fs');
+    const { parse } = await import('yaml');
+    for (const f of readdirSync(RUNBOOKS_DIR).filter((x) => x.endsWith('.yaml'))) {
+      const ok = validate(parse(readFileSync(join(RUNBOOKS_DIR, f), 'utf8')));
+      expect({ f, errors: ok ? [] : validate.errors }).toEqual({ f, errors: [] });
+    }
+    const bad = parse(MEMORY.replace('    with: { maxKeys: 20000, maxMillis: 2000, top: 10 }', '    with: { maxKeys: "lots", maxMillis: 2000, top: 10 }')) as unknown;
+    expect(validate(bad)).toBe(false);
+    const expr = parse(MEMORY.replace('    with: { maxKeys: 20000, maxMillis: 2000, top: 10 }', '    with: { maxKeys: "{params.threshold}", maxMillis: 2000, top: 10 }')) as unknown;
+    expect(validate(expr)).toBe(true);
   });
 });
