@@ -1,10 +1,10 @@
 /**
  * Apply one event to a persisted machine snapshot (or start a new machine) and collect what the
- * machine asked for. Pure apart from XState itself: restore → transition → persisted snapshot.
- * Entry actions are not replayed on restore, so the effects returned are exactly this step's.
+ * machine asked for. Pure: XState's `transition()` on the resolved snapshot → next snapshot and the
+ * actions as data. Entry actions are not replayed on restore, so the effects returned are exactly this step's.
  */
-import { createActor } from 'xstate';
-import type { AnyStateMachine } from 'xstate';
+import { initialTransition, transition } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { IncidentState } from '../types.js';
 import type { Effect, MachineContext, MachineEvent, MachineNote } from './types.js';
 
@@ -46,58 +46,46 @@ export function incidentStateOf(value: unknown): IncidentState {
   return 'deciding';
 }
 
-/** Where the provided actions of a machine collect into during one (synchronous) step. */
-interface Sink {
-  effects: Effect[];
-  notes: MachineNote[];
+/** The actions a transition asked for, split into effects and timeline notes. */
+function collect(actions: readonly { type: string; params?: unknown }[]): { effects: Effect[]; notes: MachineNote[] } {
+  const effects: Effect[] = [];
+  const notes: MachineNote[] = [];
+  for (const a of actions) {
+    if (a.type === 'effect' && a.params) effects.push(a.params as Effect);
+    else if (a.type === 'note' && a.params && (a.params as MachineNote).summary) notes.push(a.params as MachineNote);
+  }
+  return { effects, notes };
 }
 
 /**
- * The machine with its `effect` / `note` actions provided, built once per compiled machine
- * (`provide()` per step cost more than the step itself). A step runs synchronously, so one sink
- * per machine, swapped in for the duration of the step, is safe.
+ * One step with XState's pure `transition()` (no actor, no side effects): the persisted snapshot
+ * is resolved, the event applied, and the machine's `effect` / `note` actions come back as data.
  */
-const provided = new WeakMap<AnyStateMachine, { machine: AnyStateMachine; sink: Sink }>();
-
-function withSink(machine: AnyStateMachine): { machine: AnyStateMachine; sink: Sink } {
-  let hit = provided.get(machine);
-  if (!hit) {
-    const sink: Sink = { effects: [], notes: [] };
-    const m = machine.provide({
-      actions: {
-        effect: (_: unknown, p: Effect) => void sink.effects.push(p),
-        note: (_: unknown, p: MachineNote) => {
-          if (p.summary) sink.notes.push(p);
-        },
-      },
-    });
-    hit = { machine: m, sink };
-    provided.set(machine, hit);
-  }
-  return hit;
-}
-
 export function stepMachine(machine: AnyStateMachine, from: { snapshot: unknown } | { input: MachineContext }, event?: MachineEvent): StepResult {
-  const { machine: m, sink } = withSink(machine);
-  const effects: Effect[] = [];
-  const notes: MachineNote[] = [];
-  sink.effects = effects;
-  sink.notes = notes;
-  const actor = 'snapshot' in from ? createActor(m, { snapshot: from.snapshot as never }) : createActor(m, { input: from.input });
   let error: string | undefined;
-  actor.subscribe({ error: (e) => void (error = e instanceof Error ? e.message : String(e)) });
-  actor.start();
+  let next: AnyMachineSnapshot;
+  let actions: readonly { type: string; params?: unknown }[] = [];
   const before = 'snapshot' in from ? JSON.stringify(from.snapshot) : '';
-  if (event) actor.send(event);
-  const snap = actor.getSnapshot();
-  const persisted = actor.getPersistedSnapshot();
-  actor.stop();
-  if (snap.status === 'error' && !error) error = String(snap.error);
-  const json = JSON.stringify(persisted);
+  try {
+    if ('snapshot' in from) {
+      const persisted = from.snapshot as { value: unknown; context: MachineContext };
+      const current = machine.resolveState({ value: persisted.value as never, context: persisted.context });
+      [next, actions] = event ? transition(machine, current, event) : [current, []];
+    } else {
+      [next, actions] = initialTransition(machine, from.input);
+    }
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+    const persisted = 'snapshot' in from ? (from.snapshot as { value: unknown; context: MachineContext }) : undefined;
+    next = persisted ? machine.resolveState({ value: persisted.value as never, context: persisted.context }) : machine.resolveState({ value: 'diagnosing' as never, context: ('input' in from ? from.input : {}) as never });
+  }
+  if (next.status === 'error' && !error) error = String(next.error);
+  const { effects, notes } = collect(actions);
+  const json = JSON.stringify(machine.getPersistedSnapshot(next));
   return {
     snapshot: JSON.parse(json) as unknown,
-    context: snap.context as MachineContext,
-    state: incidentStateOf(snap.value),
+    context: next.context as MachineContext,
+    state: incidentStateOf(next.value),
     effects,
     notes,
     changed: json !== before,
