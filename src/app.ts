@@ -121,6 +121,7 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
   let slack: SlackDoor | undefined;
   const notifier: IncidentNotifier | undefined = config.slack ? { sync: (id) => (slack ? slack.notifier.sync(id) : Promise.reject(new Error('slack is starting'))) } : undefined;
   const engine = new Engine({
+    actions,
     redis,
     queue,
     keys,

@@ -33,6 +33,8 @@ import type { DecisionOptions, DecisionResult, EnginePort, IncidentDetail, Incid
 import { readTargetStatus } from './target-status.js';
 
 export interface EngineDeps {
+  /** The action registry (injected: effects never look actions up globally). */
+  actions: EffectEnv['actions'];
   redis: StoreClient;
   queue: Queue<JobData>;
   keys: Keys;
@@ -83,7 +85,7 @@ export class Engine implements EnginePort {
   private readonly env: EffectEnv;
 
   constructor(private readonly d: EngineDeps) {
-    this.env = { redis: d.redis, store: d.store, keys: d.keys, metrics: d.metrics, log: d.log, now: d.now, lockTtlMs: d.config.engine.lockTtlMs, ...(d.config.engine.faultInjection?.killAfterCommands !== undefined ? { killAfterCommands: d.config.engine.faultInjection.killAfterCommands } : {}) };
+    this.env = { actions: d.actions, redis: d.redis, store: d.store, keys: d.keys, metrics: d.metrics, log: d.log, now: d.now, lockTtlMs: d.config.engine.lockTtlMs, ...(d.config.engine.faultInjection?.killAfterCommands !== undefined ? { killAfterCommands: d.config.engine.faultInjection.killAfterCommands } : {}) };
     if (d.notifier) {
       d.store.onChange = (id) => {
         this.d.queue.add('notify', { type: 'notify', incidentId: id }, NOTIFY_JOB_OPTS).catch((e: unknown) => this.d.log.warn({ incident: id, err: (e as Error).message }, 'could not enqueue notification'));

@@ -9,7 +9,6 @@
  * skipped; not in place: sent; cannot tell: the incident escalates (never sent twice blindly).
  * Every command has a hard timeout.
  */
-import { getAction } from '../../actions/registry.js';
 import { formatPlanned } from '../../actions/command-format.js';
 import type { CommandOutcome, PlannedCommand, TargetHandle } from '../../actions/types.js';
 import { parseNodeKey } from '../../actions/redis/connection.js';
@@ -131,7 +130,7 @@ async function runStep(
   approved: PlannedCommand[],
   outcomes: CommandOutcome[],
 ): Promise<Failure | undefined> {
-  const action = getAction(step.action);
+  const action = env.actions.get(step.action);
   if (!action) return { code: 'action_unknown', message: `unknown action ${step.action}` };
   let input: unknown;
   try {

@@ -3,7 +3,7 @@
  * action on the nodes a selector picks, with a timeout, recording durations.
  */
 import type { Logger } from 'pino';
-import { getAction } from '../../actions/registry.js';
+import type { ActionDefinition } from '../../actions/types.js';
 import type { ActionContext, NodeRef, TargetHandle } from '../../actions/types.js';
 import { nodeKey } from '../../actions/types.js';
 import { redisErrorCode, RunbooksError } from '../../errors.js';
@@ -16,7 +16,13 @@ import { isFanOut, selectNodes } from '../node-selection.js';
 import type { SelectorDef } from '../runbook/schema.js';
 import { resolveWith } from '../runbook/step-inputs.js';
 
+/** Any registered action (inputs and outputs vary per action). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyAction = ActionDefinition<any, any>;
+
 export interface EffectEnv {
+  /** The actions runbook steps may name, injected by the composition root (no global lookup). */
+  actions: ReadonlyMap<string, AnyAction>;
   redis: StoreClient;
   store: IncidentStore;
   keys: Keys;
@@ -53,7 +59,7 @@ export async function runOnNodes(
   params: Record<string, unknown>,
   runbook: string,
 ): Promise<{ nodes: NodeRef[]; runs: StepRun[] }> {
-  const action = getAction(step.action);
+  const action = env.actions.get(step.action);
   if (!action) throw new RunbooksError('action_unknown', `unknown action ${step.action}`);
   const failAll = (code: string, message: string) => ({ nodes: [], runs: [{ node: { host: '?', port: 0 }, ok: false, error: { code, message }, ms: 0 }] });
   let nodes: NodeRef[];

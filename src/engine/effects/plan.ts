@@ -5,7 +5,6 @@
  * several options are offered, each is planned. In a dry run the plan is written to the timeline
  * and nothing is sent.
  */
-import { getAction } from '../../actions/registry.js';
 import type { PlannedCommand, TargetHandle } from '../../actions/types.js';
 import { formatPlanned } from '../../actions/command-format.js';
 import { nodeKey } from '../../actions/types.js';
@@ -33,7 +32,7 @@ export function stepInput(step: ActStepDef, ctx: MachineContext): Record<string,
 
 /** Plan one step on every node it names; commands carry the step index and the node planned from. */
 export async function planStep(env: EffectEnv, rec: IncidentRecord, target: TargetHandle, ctx: MachineContext, step: ActStepDef, index: number): Promise<PlannedCommand[]> {
-  const action = getAction(step.action);
+  const action = env.actions.get(step.action);
   if (!action?.plan) throw new RunbooksError('action_not_plannable', `${step.action} cannot plan`);
   const raw = stepInput(step, ctx);
   const parsed = action.input.safeParse(raw);
