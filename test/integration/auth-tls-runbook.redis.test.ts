@@ -26,6 +26,7 @@ import { startFakeSlack } from '../helpers/fake-slack.js';
 import type { FakeSlack } from '../helpers/fake-slack.js';
 import { post, testConfigText, testPrefix, webhookBody } from '../helpers/app.js';
 import { closedTimeline, waitIncidentFor, waitState } from '../helpers/incidents.js';
+import { waitFor } from '../helpers/redis-server.js';
 import { startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import { makePki, startTlsServer } from '../helpers/tls.js';
@@ -36,7 +37,9 @@ const ENGINE_PW = `Eng-${randomBytes(9).toString('hex')}`;
 const APP_OLD = `Old-${randomBytes(9).toString('hex')}`;
 const APP_NEW = `New-${randomBytes(9).toString('hex')}`;
 const ADMIN_PW = `Adm-${randomBytes(9).toString('hex')}`;
-const SECRETS = [ENGINE_PW, APP_OLD, APP_NEW, ADMIN_PW];
+const BILL_OLD = `BOld-${randomBytes(9).toString('hex')}`;
+const BILL_NEW = `BNew-${randomBytes(9).toString('hex')}`;
+const SECRETS = [ENGINE_PW, APP_OLD, APP_NEW, ADMIN_PW, BILL_OLD, BILL_NEW];
 
 let dir: string;
 let ca: string;
@@ -72,9 +75,9 @@ async function timeline(id: string): Promise<TimelineEntry[]> {
   return (JSON.parse((await api('GET', `/api/incidents/${id}/timeline`)).text) as { timeline: TimelineEntry[] }).timeline;
 }
 
-/** Connects as `app` with `password` and runs one GET: 'ok' or the error text. */
-async function appConnects(s: TlsServer, password: string): Promise<string> {
-  const c = new Redis({ host: s.host, port: s.port, username: 'app', password, tls: { ca, servername: 'localhost' }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+/** Connects as `user` (default `app`) with `password` and runs one GET: 'ok' or the error text. */
+async function appConnects(s: TlsServer, password: string, user = 'app'): Promise<string> {
+  const c = new Redis({ host: s.host, port: s.port, username: user, password, tls: { ca, servername: 'localhost' }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
   c.on('error', () => undefined);
   try {
     await c.call('GET', 'app:1');
@@ -104,7 +107,7 @@ beforeAll(async () => {
   const served = { certFile: join(dir, 'served.crt'), keyFile: join(dir, 'served.key') };
   await copyFile(soon.certFile, served.certFile);
   await copyFile(soon.keyFile, served.keyFile);
-  const users = [`user rr-ops on >${ENGINE_PW} ~* &* +@all`, `user app on >${APP_OLD} ~app:* +@read +@write -@dangerous`];
+  const users = [`user rr-ops on >${ENGINE_PW} ~* &* +@all`, `user app on >${APP_OLD} ~app:* +@read +@write -@dangerous`, `user billing on >${BILL_OLD} ~app:* +@read`];
   [store, rot, certSrv, fake] = await Promise.all([
     startRedis({ args: ['--maxmemory-policy', 'noeviction'] }),
     startTlsServer({ dir: join(dir, 'rot'), cert: good, caFile: pki.caFile, adminPassword: ADMIN_PW, users }),
@@ -115,10 +118,11 @@ beforeAll(async () => {
   const runbooks = join(dir, 'runbooks');
   await mkdir(runbooks);
   const shipped = await readFile(resolve(import.meta.dirname, '..', '..', 'runbooks', 'redis-auth-tls-errors.yaml'), 'utf8');
-  await writeFile(join(runbooks, 'redis-auth-tls-errors.yaml'), shipped.replace(/quietFor: 10m/, 'quietFor: 2s'));
-  const target = (s: TlsServer) => ({ endpoints: [`${s.host}:${s.port}`], role: 'store' as const, username: 'rr-ops', password: '${RR_ENGINE_PW}', tls: { ca: pki.caFile } });
-  const text = testConfigText({ storeUrl: store.url, prefix: testPrefix(), token: TOKEN, runbooksDir: runbooks, targets: { 'auth-rot': target(rot), 'auth-cert': target(certSrv) } })
-    .replace(/(\n {2}auth-rot:[\s\S]*?\n {4}tls: .*)/, '$1\n    secrets: { rotation-new: "${RR_APP_NEW}", rotation-old: "${RR_APP_OLD}" }');
+  await writeFile(join(runbooks, 'redis-auth-tls-errors.yaml'), shipped.replace(/quietFor: 10m/, 'quietFor: 2s').replace(/every: 30s/, 'every: 1s'));
+  const target = (s: TlsServer, cluster: string) => ({ endpoints: [`${s.host}:${s.port}`], role: 'store' as const, username: 'rr-ops', password: '${RR_ENGINE_PW}', tls: { ca: pki.caFile }, labels: { redis_cluster: cluster } });
+  const text = testConfigText({ storeUrl: store.url, prefix: testPrefix(), token: TOKEN, runbooksDir: runbooks, targets: { 'auth-rot': target(rot, 'rot'), 'auth-rot2': target(rot, 'rot2'), 'auth-cert': target(certSrv, 'cert') } })
+    .replace(/(\n {2}auth-rot:[\s\S]*?\n {4}tls: .*)/, '$1\n    secrets: { rotation-new: "${RR_APP_NEW}", rotation-old: "${RR_APP_OLD}" }')
+    .replace(/(\n {2}auth-rot2:[\s\S]*?\n {4}tls: .*)/, '$1\n    secrets: { rotation-new: "${RR_BILL_NEW}", rotation-old: "${RR_BILL_OLD}" }');
   const slack = `
 slack:
   botToken: \${SLACK_BOT_TOKEN}
@@ -126,9 +130,10 @@ slack:
   defaultChannel: C0AUTHTLS
   apiUrl: ${fake.apiUrl}
 `;
-  const env = { RR_ENGINE_PW: ENGINE_PW, RR_APP_NEW: APP_NEW, RR_APP_OLD: APP_OLD, SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: `sig-${randomBytes(8).toString('hex')}` };
+  const env = { RR_ENGINE_PW: ENGINE_PW, RR_APP_NEW: APP_NEW, RR_APP_OLD: APP_OLD, RR_BILL_NEW: BILL_NEW, RR_BILL_OLD: BILL_OLD, SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: `sig-${randomBytes(8).toString('hex')}` };
   const config = parseConfig(text + slack, '<auth-tls-test>', env, { baseDir: process.cwd() });
   expect(config.targets['auth-rot']?.secrets).toEqual({ 'rotation-new': APP_NEW, 'rotation-old': APP_OLD });
+  expect(config.targets['auth-rot2']?.secrets).toEqual({ 'rotation-new': BILL_NEW, 'rotation-old': BILL_OLD });
   app = await createApp(config, { http: true, worker: true, log });
   url = app.http?.url ?? '';
 }, 60_000);
@@ -142,7 +147,7 @@ afterAll(async () => {
 describe('redis-auth-tls-errors', () => {
   let rotationId = '';
 
-  it('a client keeps using the rotated password: the two-password window is proposed, approved over HTTP, both passwords work and the failures stop', async () => {
+  it('a client keeps using the rotated password: the rotation is offered (two phases, or the window only); the window is approved over HTTP, both passwords work and the failures stop', async () => {
     // an app instance already moved to the new password; the server only knows the old one
     let stop = false;
     const results: string[] = [];
@@ -156,15 +161,21 @@ describe('redis-auth-tls-errors', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(results.some((r) => r.startsWith('WRONGPASS'))).toBe(true);
       const fp = randomBytes(8).toString('hex');
-      const res = await post(`${url}/webhooks/alertmanager`, webhookBody([{ labels: { alertname: 'RedisAuthFailures', instance: `${rot.host}:${rot.port}`, severity: 'warning', err: 'WRONGPASS' }, fingerprint: fp }]), TOKEN);
+      const res = await post(`${url}/webhooks/alertmanager`, webhookBody([{ labels: { alertname: 'RedisAuthFailures', instance: `${rot.host}:${rot.port}`, severity: 'warning', err: 'WRONGPASS', redis_cluster: 'rot' }, fingerprint: fp }]), TOKEN);
       expect(res.status).toBe(202);
       rotationId = await waitIncidentFor(app, fp);
       await waitAwaiting(rotationId);
       const inc = await app.engine.getIncident(rotationId);
       expect(inc?.state).toBe('awaiting_approval');
       const tl = await timeline(rotationId);
-      const proposal = tl.find((e) => e.kind === 'proposal');
-      expect(proposal?.summary).toContain(`${rot.host}:${rot.port}: ACL SETUSER app >\${secret:rotation-new}`);
+      const proposals = tl.filter((e) => e.kind === 'proposal').map((e) => e.summary);
+      expect(proposals).toHaveLength(2);
+      // option 1: both phases, the wait between them in words; option 2: the window only
+      expect(proposals[0]).toMatch(/^option \(1\) Rotate the password in two phases/);
+      expect(proposals[0]).toContain(`${rot.host}:${rot.port}: ACL SETUSER app >\${secret:rotation-new}`);
+      expect(proposals[0]).toMatch(/then wait until .*authWindow.*, then; .*ACL SETUSER app <\$\{secret:rotation-old\}/);
+      expect(proposals[1]).toMatch(/^option \(2\) Open a two-password window/);
+      expect(proposals[1]).toContain(`${rot.host}:${rot.port}: ACL SETUSER app >\${secret:rotation-new}`);
       const notes = tl.map((e) => e.summary).join('\n');
       expect(notes).toMatch(/failed authentications in ACL LOG: \d+ — users \["app"\] from \["127\.0\.0\.1:\d+"/);
       // the findings name the user, the address and the count
@@ -173,7 +184,7 @@ describe('redis-auth-tls-errors', () => {
       expect(acl.authFailures[0]!.count).toBeGreaterThanOrEqual(3);
 
       const before = results.length;
-      expect((await api('POST', `/api/incidents/${rotationId}/approve`, { by: 'alice' })).status).toBe(200);
+      expect((await api('POST', `/api/incidents/${rotationId}/approve`, { by: 'alice', option: 2 })).status).toBe(200);
       const done = await waitState(app, rotationId, FINAL_STATES, 60_000);
       expect(done.state).toBe('resolved');
       // the looping client got in after the change; both passwords work
@@ -203,6 +214,44 @@ describe('redis-auth-tls-errors', () => {
     expect(done.state).toBe('resolved');
     expect(await appConnects(rot, APP_OLD)).toMatch(/^WRONGPASS/);
     expect(await appConnects(rot, APP_NEW)).toBe('ok');
+  });
+
+  it('the two-phase rotation: the new password is added, the wait holds until nobody fails, then the old one is removed', async () => {
+    let stop = false;
+    const results: string[] = [];
+    const loop = (async () => {
+      while (!stop) {
+        results.push(await appConnects(rot, BILL_NEW, 'billing'));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      await new Promise((r) => setTimeout(r, 400));
+      expect(results.some((r) => r.startsWith('WRONGPASS'))).toBe(true);
+      const run = await api('POST', '/api/runs', { runbook: 'redis-auth-tls-errors', target: 'auth-rot2', by: 'alice' });
+      const id = (JSON.parse(run.text) as { incidentId: string }).incidentId;
+      await waitAwaiting(id);
+      const proposals = (await timeline(id)).filter((e) => e.kind === 'proposal').map((e) => e.summary);
+      expect(proposals[0]).toContain('ACL SETUSER billing >${secret:rotation-new}');
+      expect((await api('POST', `/api/incidents/${id}/approve`, { by: 'alice', option: 1 })).status).toBe(200);
+      // phase 1 done, waiting: both passwords work meanwhile
+      await waitFor(async () => (await appConnects(rot, BILL_NEW, 'billing')) === 'ok', 20_000);
+      expect(await appConnects(rot, BILL_OLD, 'billing')).toBe('ok');
+      const done = await waitState(app, id, FINAL_STATES, 60_000);
+      expect(done.state, done.outcome).toBe('resolved');
+      expect(await appConnects(rot, BILL_OLD, 'billing')).toMatch(/^WRONGPASS/);
+      expect(await appConnects(rot, BILL_NEW, 'billing')).toBe('ok');
+      expect(results.at(-1)).toBe('ok');
+      const tl = await closedTimeline(app, id);
+      const sent = tl.filter((e) => e.kind === 'command.executed').map((e) => e.summary);
+      const add = sent.findIndex((x) => x.includes('ACL SETUSER billing >${secret:rotation-new} → OK'));
+      const remove = sent.findIndex((x) => x.includes('ACL SETUSER billing <${secret:rotation-old} → OK'));
+      expect(add).toBeGreaterThanOrEqual(0);
+      expect(remove).toBeGreaterThan(add);
+    } finally {
+      stop = true;
+      await loop;
+    }
   });
 
   it('a renewed certificate on disk is reloaded without a restart: new notAfter on a fresh handshake, same run_id', async () => {
@@ -241,7 +290,7 @@ describe('redis-auth-tls-errors', () => {
     const aclBefore = String(await rot.client().call('ACL', 'LIST'));
     try {
       const fp = randomBytes(8).toString('hex');
-      await post(`${url}/webhooks/alertmanager`, webhookBody([{ labels: { alertname: 'RedisAuthFailures', instance: `${rot.host}:${rot.port}`, severity: 'warning', err: 'NOAUTH' }, fingerprint: fp }]), TOKEN);
+      await post(`${url}/webhooks/alertmanager`, webhookBody([{ labels: { alertname: 'RedisAuthFailures', instance: `${rot.host}:${rot.port}`, severity: 'warning', err: 'NOAUTH', redis_cluster: 'rot' }, fingerprint: fp }]), TOKEN);
       const id = await waitIncidentFor(app, fp);
       const done = await waitState(app, id, FINAL_STATES, 30_000);
       const tl = await closedTimeline(app, id);

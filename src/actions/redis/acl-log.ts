@@ -44,7 +44,7 @@ export interface AclLogResult {
   authFailures: AclLogGroup[];
   /** Refused commands, keys or channels grouped by user and client IP (NOPERM), with the user's command rules. */
   permissionDenials: Array<AclLogGroup & { userRules: string[] }>;
-  /** Users with failed authentications in the log (distinct). */
+  /** Users with failed authentications in the log (distinct), the most recently failing first. */
   failingUsers: string[];
   /** Client addresses (`ip:port`) behind the auth failures. */
   failingAddrs: string[];
@@ -75,7 +75,7 @@ export const aclLog: ActionDefinition<AclLogInput, AclLogResult> = {
     node: 'the node read (host:port)',
     'authFailures[]': 'failed AUTH/HELLO grouped by { reason, username, ip, addrs[], count, entries, firstSeenAgeSeconds, lastSeenAgeSeconds, objects[], clientNames[] }',
     'permissionDenials[]': 'NOPERM groups (reason command|key|channel) like authFailures, plus userRules[] (the user\'s command rules)',
-    'failingUsers[]': 'distinct users with failed authentications',
+    'failingUsers[]': 'distinct users with failed authentications, the most recently failing first',
     'failingAddrs[]': 'client addresses (ip:port) with failed authentications',
     authFailureCount: 'failed authentications in the log (sum of counts)',
     lastAuthFailureAgeSeconds: 'age of the newest auth failure in seconds (null when none)',
@@ -132,7 +132,7 @@ export const aclLog: ActionDefinition<AclLogInput, AclLogResult> = {
       node: `${node.host}:${node.port}`,
       authFailures: auth,
       permissionDenials: denials,
-      failingUsers: [...new Set(auth.map((g) => g.username))],
+      failingUsers: [...new Set([...auth].sort((a, b) => a.lastSeenAgeSeconds - b.lastSeenAgeSeconds).map((g) => g.username))],
       failingAddrs: [...new Set(auth.flatMap((g) => g.addrs))],
       authFailureCount: auth.reduce((s, g) => s + g.count, 0),
       lastAuthFailureAgeSeconds: auth.length > 0 ? Math.min(...auth.map((g) => g.lastSeenAgeSeconds)) : null,

@@ -1,8 +1,9 @@
 /**
  * `redis.acl-remove-password`: closes a two-password window — removes the old password (a
  * configured secret, by name) from an ACL user (`ACL SETUSER <user> <${secret:<name>}`), then
- * persists. It plans nothing unless the password it keeps (`keep`) authenticates the user on that
- * node right now: it never locks a user out. Existing connections stay authenticated (Redis 7).
+ * persists. It never locks a user out: right before sending, it checks on each node that the
+ * password it keeps (`keep`) authenticates the user, and sends nothing if not (the plan may have been
+ * made a phase earlier, before the new password existed). Existing connections stay authenticated.
  * Applied = the removed secret is refused (WRONGPASS) on a fresh connection.
  */
 import { z } from 'zod';
@@ -44,10 +45,6 @@ export const aclRemovePassword: ActionDefinition<AclRemovePasswordInput, Passwor
       if (ctx.target.secret?.(name) === undefined) throw new TargetError('secret_missing', `secret ${JSON.stringify(name)} is not configured for target ${ctx.target.name}`, false);
     }
     const node = nodeKey(ctx.node);
-    const kept = await tryAuth(ctx, ctx.node, inp.user, inp.keep);
-    if (kept !== 'ok') {
-      throw new TargetError('precondition_failed', `not removing a password of ${inp.user} on ${node}: the password it keeps (${inp.keep}) does not authenticate (${kept})`, false);
-    }
     const old = await tryAuth(ctx, ctx.node, inp.user, inp.secret);
     if (old === 'wrongpass') return []; // already gone on this node
     return [
@@ -57,6 +54,14 @@ export const aclRemovePassword: ActionDefinition<AclRemovePasswordInput, Passwor
   },
   async run(inp, ctx, given) {
     const plan = given ?? (await aclRemovePassword.plan?.(inp, ctx)) ?? [];
+    if (!ctx.dryRun) {
+      for (const node of new Set(plan.filter((c) => !isPersist(c)).map((c) => c.node))) {
+        const kept = await tryAuth(ctx, parseNodeKey(node), inp.user, inp.keep);
+        if (kept !== 'ok') {
+          throw new TargetError('precondition_failed', `not removing a password of ${inp.user} on ${node}: the password it keeps (${inp.keep}) does not authenticate (${kept}); nothing was sent`, false);
+        }
+      }
+    }
     return runPasswordPlan(ctx, plan);
   },
   async applied(cmd, inp, ctx) {
