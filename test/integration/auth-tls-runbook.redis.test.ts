@@ -50,6 +50,7 @@ let fake: FakeSlack;
 let app: App;
 let url: string;
 const renewed = { certFile: '', keyFile: '' };
+const expired = { certFile: '', keyFile: '' };
 const logLines: string[] = [];
 /** Every answer the HTTP API gave, to scan. */
 const answers: string[] = [];
@@ -104,6 +105,7 @@ beforeAll(async () => {
   const good = await pki.issue('good', { days: 60 });
   const soon = await pki.issue('soon', { days: 3 });
   Object.assign(renewed, await pki.issue('renewed', { days: 90 }));
+  Object.assign(expired, await pki.issue('expired', { notBefore: '20200101000000Z', notAfter: '20200201000000Z' }));
   const served = { certFile: join(dir, 'served.crt'), keyFile: join(dir, 'served.key') };
   await copyFile(soon.certFile, served.certFile);
   await copyFile(soon.keyFile, served.keyFile);
@@ -280,6 +282,28 @@ describe('redis-auth-tls-errors', () => {
     });
     expect((new Date(notAfter).getTime() - Date.now()) / 86_400_000).toBeGreaterThan(89);
     expect(await runId(certSrv)).toBe(id0);
+  });
+
+  it('an expired certificate: new clients are refused (classified cert_expired) and the incident escalates with the dates (verification stays on)', async () => {
+    await certSrv.client().call('CONFIG', 'SET', 'tls-cert-file', expired.certFile, 'tls-key-file', expired.keyFile);
+    try {
+      const fp = randomBytes(8).toString('hex');
+      await post(`${url}/webhooks/alertmanager`, webhookBody([{ labels: { alertname: 'RedisTLSHandshakeFailing', instance: `${certSrv.host}:${certSrv.port}`, severity: 'critical' }, fingerprint: fp }]), TOKEN);
+      const id = await waitIncidentFor(app, fp);
+      const done = await waitState(app, id, FINAL_STATES, 30_000);
+      expect(done.state).toBe('escalated');
+      expect(done.outcome).toContain('expired on 2020-02-01T00:00:00.000Z');
+      expect(done.outcome).toMatch(/does not connect with verification off/);
+      // the engine's pooled connection predates the switch and stays up (Redis keeps open TLS
+      // sessions); a fresh handshake, as any new client makes, is refused: cert_expired
+      const f = done.findings as { probe: { classes: string[]; tls: { errorClass: string; notAfter: string } }; cert: { expired: boolean; errorClass: string } };
+      expect(f.probe.classes).toContain('cert_expired');
+      expect(f.probe.tls.notAfter).toBe('2020-02-01T00:00:00.000Z');
+      expect(f.cert).toMatchObject({ expired: true, errorClass: 'cert_expired' });
+      expect((await timeline(id)).some((e) => e.kind === 'proposal')).toBe(false);
+    } finally {
+      await certSrv.client().call('CONFIG', 'SET', 'tls-cert-file', renewed.certFile, 'tls-key-file', renewed.keyFile);
+    }
   });
 
   it('a client without AUTH is reported by address; nothing is proposed and nothing on the server changes', async () => {
