@@ -62,6 +62,12 @@ export interface TargetHandle {
   /** A plain single-node connection to one node (cached by the caller; do not quit it). */
   connect(node: NodeRef): Promise<Redis>;
   /**
+   * A new connection to one node with the engine's identity and transport, not cached: what a new
+   * client gets right now (a pooled connection may predate a certificate or password change). The
+   * caller must disconnect it.
+   */
+  connectFresh?(node: NodeRef): Promise<Redis>;
+  /**
    * The target's configured secret `name` (config `targets.<t>.secrets`), or undefined. Only
    * `sendCommand`/`executePlan` call it, to resolve a `${secret:<name>}` placeholder at send time;
    * a value must never be put into a plan, a finding, a log line or an error.

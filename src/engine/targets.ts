@@ -50,6 +50,7 @@ export class TargetRegistry {
       ...(t.sentinel?.masterName !== undefined ? { sentinelMasterName: t.sentinel.masterName } : {}),
       allowAutomatic: t.allowAutomatic,
       connect: async (node) => (sentinelKeys.has(nodeKey(node)) ? sentinels : data).get(node),
+      connectFresh: async (node) => (sentinelKeys.has(nodeKey(node)) ? sentinels : data).fresh(node),
       secret: (secretName) => (t.secrets !== undefined && Object.hasOwn(t.secrets, secretName) ? t.secrets[secretName] : undefined),
       ...(t.username !== undefined ? { username: t.username } : {}),
     };

@@ -294,9 +294,10 @@ describe('redis-auth-tls-errors', () => {
       expect(done.state).toBe('escalated');
       expect(done.outcome).toContain('expired on 2020-02-01T00:00:00.000Z');
       expect(done.outcome).toMatch(/does not connect with verification off/);
-      // the engine's pooled connection predates the switch and stays up (Redis keeps open TLS
-      // sessions); a fresh handshake, as any new client makes, is refused: cert_expired
-      const f = done.findings as { probe: { classes: string[]; tls: { errorClass: string; notAfter: string } }; cert: { expired: boolean; errorClass: string } };
+      // the engine's pooled connections predate the switch and stay up (Redis keeps open TLS
+      // sessions); a new connection, as any new client makes, is refused: cert_expired
+      const f = done.findings as { probe: { code: string; classes: string[]; tls: { errorClass: string; notAfter: string } }; cert: { expired: boolean; errorClass: string } };
+      expect(f.probe.code).toBe('cert_expired');
       expect(f.probe.classes).toContain('cert_expired');
       expect(f.probe.tls.notAfter).toBe('2020-02-01T00:00:00.000Z');
       expect(f.cert).toMatchObject({ expired: true, errorClass: 'cert_expired' });

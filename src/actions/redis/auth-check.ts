@@ -2,7 +2,8 @@
  * `redis.auth-check`: does a configured secret authenticate a user on a fresh connection? Used to
  * verify a two-password window (both the old and the new secret work, then only the new one) and
  * by the password actions' `applied()`. The secrets are named (config `targets.<t>.secrets`); their
- * values go only into the connection's handshake and are scrubbed from every error.
+ * values go only into the connection's handshake and are scrubbed from every error. A secret that
+ * does not work counts in the server's ACL LOG and `errorstat_WRONGPASS` like any failed login.
  */
 import { z } from 'zod';
 import { RunbooksError, TargetError } from '../../errors.js';

@@ -1,10 +1,12 @@
 /**
  * `redis.auth-probe`: can the engine get in, and what does a client see at the door? Connects as
- * the engine (its ACL user, over the target's transport) and classifies the outcome (`wrongpass`,
+ * the engine (its ACL user, over the target's transport, on a new connection: a pooled one may
+ * predate a certificate or password change) and classifies the outcome (`wrongpass`,
  * `cert_expired`, `unknown_ca`, `refused`, …); then probes the listener the way a client would,
  * without credentials: a plain TCP PING (a TLS-only port drops it: `tls_required`) and, for TLS
  * targets, a handshake with the configured CA and host name (certificate verdict, and whether a
  * command without AUTH is refused with NOAUTH). Read-only; never sends a credential on a probe.
+ * The no-AUTH PINGs count once each in the server's `errorstat_NOAUTH`.
  */
 import { z } from 'zod';
 import { RunbooksError } from '../../errors.js';
@@ -83,12 +85,16 @@ export const authProbe: ActionDefinition<AuthProbeInput, AuthProbeResult> = {
     const node = ctx.node;
     const tlsConf = ctx.target.tls;
     const engine: AuthProbeResult['engine'] = { ok: false, user: null, code: null, message: null };
+    const fresh = ctx.target.connectFresh ? await ctx.target.connectFresh(node) : undefined;
+    const via = fresh ? { target: { connect: async () => fresh, ...(ctx.target.secret ? { secret: ctx.target.secret } : {}) } } : ctx;
     try {
-      engine.user = replyText(await sendCommand(ctx, node, ['ACL', 'WHOAMI']));
+      engine.user = replyText(await sendCommand(via, node, ['ACL', 'WHOAMI']));
       engine.ok = true;
     } catch (e) {
       engine.code = e instanceof RunbooksError ? e.code : 'redis_error';
       engine.message = (e as Error).message;
+    } finally {
+      fresh?.disconnect();
     }
     const plain = await probePlain(node, inp.probeTimeoutMs);
     let tls: AuthProbeResult['tls'] = null;

@@ -110,6 +110,11 @@ export class ConnectionPool {
     return client;
   }
 
+  /** A new, uncached connection with the pool's settings and no reconnects: the caller disconnects it. */
+  fresh(node: NodeRef): Redis {
+    return createNodeConnection(node, { ...this.opts, maxReconnects: 0 });
+  }
+
   /** Number of cached connections. */
   get size(): number {
     return this.#clients.size;
