@@ -213,7 +213,8 @@ export function probeTls(node: NodeRef, tls: ProbeTls = {}, opts: { timeoutMs?: 
  * `client_cert_required`. Returns undefined when the probes do not settle it.
  */
 export async function refineListenerClass(node: NodeRef, tls: ProbeTls | undefined, code: string): Promise<ConnectionClass | undefined> {
-  if (!tls && (code === 'tls_required' || code === 'reset' || code === 'timeout')) {
+  // A plain client is reset by a TLS-only port; a silent or frozen node (timeout) is not probed.
+  if (!tls && code === 'tls_required') {
     const t = await probeTls(node, {}, { timeoutMs: 1500 });
     if (t.handshake) return 'tls_required';
     return code === 'tls_required' ? 'reset' : undefined;
