@@ -203,9 +203,11 @@ export async function sendCommand(ctx: { target: Pick<TargetHandle, 'connect'> &
     const info = conn ? connectionInfo.get(conn) : undefined;
     const cause = withConnectionCause(conn, err);
     const te = toTargetError(cause, node, what, ...values, ...(info?.secrets ?? []));
-    if (conn && info && !answered.has(conn)) {
-      const refined = await refineListenerClass(info.node, info.tls, te.code);
-      if (refined && refined !== te.code) return Promise.reject(new TargetError(refined, `${te.message} (listener probe: ${refined})`, isUnreachableCode(refined), te.cause));
+    if (conn && info && !answered.has(conn) && !(err instanceof TargetError)) {
+      // Before any answer: a reset means a TLS-only port (plain) or a refused handshake (TLS).
+      const code = redisErrorCode(cause, { tls: info.tls !== undefined, beforeReady: true });
+      const refined = (await refineListenerClass(info.node, info.tls, code)) ?? code;
+      if (refined !== te.code) throw new TargetError(refined, `${te.message} (${refined === code ? 'before any answer' : `listener probe: ${refined}`})`, isUnreachableCode(refined), te.cause);
     }
     throw te;
   }
