@@ -222,6 +222,42 @@ describe('Slack: incident messages and approval buttons', () => {
     expect(rootsOf(id)).toHaveLength(1);
   });
 
+  it('alternatives: one Approve button per option, each with its own role; a signed click on option 2 runs option 2', async () => {
+    const a = await startSlackApp({ runbooksDir: resolve(import.meta.dirname, '..', 'fixtures', 'runbooks-capabilities') });
+    await target.client().config('SET', 'slowlog-log-slower-than', '10000');
+    const alert = webhookBody([{ labels: { alertname: 'CapSlowlogLow', instance: `${target.host}:${target.port}` }, fingerprint: 'slack0000000000a1' }]);
+    expect((await post(`${a.http?.url ?? ''}/webhooks/alertmanager`, alert)).status).toBe(202);
+    let id = '';
+    await waitFor(async () => {
+      id = (await a.engine.listIncidents({ limit: 50 })).find((i) => i.fingerprints.includes('slack0000000000a1'))?.id ?? '';
+      return id !== '';
+    }, 15_000, 'incident for the alert');
+    const inc = await waitState(a, id, ['awaiting_approval']);
+    expect(inc.pendingApproval?.options).toHaveLength(2);
+    const optionButtons = (m: FakeMessage): Record<string, unknown>[] =>
+      (m.blocks ?? []).filter((b) => b['type'] === 'actions').flatMap((b) => (b['elements'] ?? []) as Record<string, unknown>[]).filter((e) => e['action_id'] === 'rr_approve');
+    const root = await waitRoot(id, (m) => optionButtons(m).length === 2, 'two option buttons');
+    const text = shown(root);
+    expect(text).toContain('Choose one of 2 options');
+    expect(text).toContain('Option 1: Raise the threshold on the primary only');
+    expect(text).toContain('*Cost:* replicas keep logging every command slower than 10000 µs');
+    expect(text).toMatch(/Option 2: .*\n.*needs \*redis\.cluster-admin\*/);
+    const [b1, b2] = optionButtons(root);
+    expect(JSON.parse(String(b1?.['value']))).toEqual({ i: id, k: inc.pendingApproval?.key, o: 1 });
+    expect(JSON.parse(String(b2?.['value']))).toEqual({ i: id, k: inc.pendingApproval?.key, o: 2 });
+    // An operator may choose option 1 but not option 2: refused in private, nothing changes.
+    expect((await click(a, 'UALICE', 'rr_approve', b2?.['value'], root)).status).toBe(200);
+    await waitEphemeral('UALICE', /may not approve this.*redis\.cluster-admin/);
+    expect((await a.engine.getIncident(id))?.state).toBe('awaiting_approval');
+    expect(((await target.client().config('GET', 'slowlog-log-slower-than')) as string[])[1]).toBe('10000');
+    // The admin chooses option 2.
+    expect((await click(a, 'UBOB', 'rr_approve', b2?.['value'], root)).status).toBe(200);
+    expect((await waitState(a, id, FINAL_STATES, 30_000)).state).toBe('resolved');
+    expect(((await target.client().config('GET', 'slowlog-log-slower-than')) as string[])[1]).toBe('20000');
+    const granted = (await timeline(a, id)).filter((e) => e.kind === 'approval.granted');
+    expect(granted.map((e) => [e.data?.['by'], e.data?.['option']])).toEqual([['slack:UBOB', 2]]);
+  });
+
   it('refuses bad signatures and replays (401, nothing changes), refuses unauthorised clickers in private, and lets a user-group member reject', async () => {
     await pressure(target.client(), MAXMEM);
     const { incidentId: id } = await app.engine.run(RUNBOOK, 'cache-prod', { dryRun: false, by: 'alice' });
