@@ -7,7 +7,7 @@
  * multi-node plan whose worker is killed with SIGKILL after commands: it resumes at the first
  * command not known to be done and never sends a CONFIG SET twice (INFO commandstats).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,6 +148,37 @@ describe('issue 6: runbooks that act on what they found', () => {
     const probe = (done.findings as { probe?: { error?: { code?: string } } }).probe;
     expect(probe?.error?.code).toMatch(/refused|target_unreachable/);
   }, 40_000);
+});
+
+describe('issue 6: choosing an option from the CLI', () => {
+  it('incidents show gives the options; approve without --option is refused; --option 1 runs option 1', async () => {
+    const prefix = testPrefix();
+    const base = { storeUrl: store.url, prefix, targets: { cap: { endpoints: nodes().map(addr), role: 'store' as const } }, runbooksDir: RUNBOOKS };
+    const cfgFile = join(dir, 'cli.yaml');
+    writeFileSync(cfgFile, testConfigText(base));
+    await setAll('10000');
+    const a = await startTestApp({ ...base, http: false });
+    try {
+      const { incidentId: id } = await a.engine.run('cap-slowlog', 'cap', { dryRun: false, by: 'alice' });
+      await waitState(a, id, ['awaiting_approval'], 30_000);
+      const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, 'incidents', ...args, '--config', cfgFile], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, LOG_LEVEL: 'silent' } });
+      const show = cli('show', id);
+      const shown = JSON.parse(show.stdout) as { pendingApproval?: { options?: { option: number; title: string }[] } };
+      expect(shown.pendingApproval?.options?.map((o) => o.option)).toEqual([1, 2]);
+      expect(shown.pendingApproval?.options?.[1]?.title).toMatch(/Raise the threshold on every replica/);
+      const none = cli('approve', id, '--by', 'alice');
+      expect(none.status).toBe(1);
+      expect(none.stdout).toMatch(/refused \(option_required\): .*offers 2 options/);
+      const ok = cli('approve', id, '--by', 'alice', '--option', '1');
+      expect(ok.stdout).toMatch(/approval recorded/);
+      expect(ok.status).toBe(0);
+      expect((await waitState(a, id, ['resolved', 'escalated'], 30_000)).state).toBe('resolved');
+      expect(await threshold(set.primary)).toBe('20000');
+      for (const r of set.replicas) expect(await threshold(r)).toBe('10000');
+    } finally {
+      await a.close();
+    }
+  }, 90_000);
 });
 
 describe('issue 6: a multi-node plan survives kill -9 after commands', () => {
