@@ -27,6 +27,7 @@ import { maxmemoryRaise } from './redis/maxmemory-raise.js';
 import { memoryDoctor } from './redis/memory-doctor.js';
 import { memoryPurge } from './redis/memory-purge.js';
 import { replicationBufferRaise } from './redis/replication-buffer-raise.js';
+import { replicationCredentials } from './redis/replication-credentials.js';
 import { replicationPriority } from './redis/replication-priority.js';
 import { replicationPromote } from './redis/replication-promote.js';
 import { replicationRepoint } from './redis/replication-repoint.js';
@@ -66,6 +67,7 @@ const all: AnyAction[] = [
   sentinelViewAction,
   replicationBufferRaise,
   replicationRepoint,
+  replicationCredentials,
   replicationPriority,
   sentinelFailover,
   replicationPromote,
