@@ -336,7 +336,7 @@ describe('redis-auth-tls-errors', () => {
     expect(after.state).toBe('resolved');
   });
 
-  it('no secret value appears in logs, timelines, API answers or Slack calls', async () => {
+  it('no secret value appears in logs, timelines, API answers, Slack calls or anything in the store (snapshots, plans, jobs)', async () => {
     const list = (JSON.parse((await api('GET', '/api/incidents')).text) as { incidents: Array<{ id: string }> }).incidents;
     expect(list.length).toBeGreaterThanOrEqual(4);
     for (const { id } of list) {
@@ -350,7 +350,25 @@ describe('redis-auth-tls-errors', () => {
     const slackText = JSON.stringify(fake.calls);
     expect(slackText).toContain('${secret:rotation-new}');
     await app.close();
-    const texts = { logs: logLines.join(''), api: answers.join('\n'), slack: slackText };
+    // everything the engine keeps in its store: snapshots, timelines, intents, plans, jobs
+    const db = new Redis(store.url);
+    const stored: string[] = [];
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await db.scan(cursor, 'COUNT', 500);
+        cursor = next;
+        for (const k of keys) {
+          const type = await db.type(k);
+          const v = type === 'string' ? await db.get(k) : type === 'hash' ? await db.hgetall(k) : type === 'list' ? await db.lrange(k, 0, -1) : type === 'zset' ? await db.zrange(k, '0', '-1') : type === 'set' ? await db.smembers(k) : type === 'stream' ? await db.xrange(k, '-', '+') : null;
+          stored.push(k, JSON.stringify(v));
+        }
+      } while (cursor !== '0');
+    } finally {
+      db.disconnect();
+    }
+    expect(stored.join('\n')).toContain('${secret:rotation-old}');
+    const texts = { logs: logLines.join(''), api: answers.join('\n'), slack: slackText, store: stored.join('\n') };
     expect(texts.logs).toContain('incident opened');
     for (const [where, t] of Object.entries(texts)) {
       for (const s of SECRETS) expect(t.includes(s), `${where} contains a secret value`).toBe(false);
