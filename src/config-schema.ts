@@ -238,8 +238,6 @@ export function configSchema(baseDir: string) {
         queuePrefix: nonEmpty.default('{rr}'),
         keyPrefix: nonEmpty.default('rr'),
         faultInjection: z.strictObject({ killAfterCommands: int(1, 100_000).optional() }).optional(),
-        /** At most `max` remediations per target and runbook within `window`; beyond that, escalate instead of acting. */
-        circuitBreaker: z.strictObject({ max: int(1, 1000).default(3), window: duration.default(parseDuration('1h')) }).prefault({}),
       })
       .prefault({}),
     slack: slackSchema.optional(),

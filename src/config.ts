@@ -265,7 +265,6 @@ function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrid
       workerConcurrency: p.engine.workerConcurrency,
       queuePrefix: p.engine.queuePrefix,
       keyPrefix: p.engine.keyPrefix,
-      circuitBreaker: { max: p.engine.circuitBreaker.max, windowMs: p.engine.circuitBreaker.window },
       ...(p.engine.faultInjection !== undefined ? { faultInjection: { ...(p.engine.faultInjection.killAfterCommands !== undefined ? { killAfterCommands: p.engine.faultInjection.killAfterCommands } : {}) } } : {}),
     },
     logLevel,
