@@ -103,10 +103,14 @@ export const aclLog: ActionDefinition<AclLogInput, AclLogResult> = {
     if (inp.intervalMs > elapsed) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, inp.intervalMs - elapsed);
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        });
+        ctx.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
     const second = await readInfo(ctx, node, 'errorstats');
