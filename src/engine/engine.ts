@@ -25,7 +25,7 @@ export class Engine implements EnginePort {
   private readonly runner: Runner;
 
   constructor(private readonly d: EngineDeps) {
-    this.env = { actions: d.actions, redis: d.redis, store: d.store, keys: d.keys, metrics: d.metrics, log: d.log, now: d.now, lockTtlMs: d.config.engine.lockTtlMs, ...(d.config.engine.faultInjection?.killAfterCommands !== undefined ? { killAfterCommands: d.config.engine.faultInjection.killAfterCommands } : {}) };
+    this.env = { actions: d.actions, redis: d.redis, store: d.store, keys: d.keys, metrics: d.metrics, log: d.log, now: d.now, lockTtlMs: d.config.engine.lockTtlMs, breaker: d.config.engine.circuitBreaker, ...(d.config.engine.faultInjection?.killAfterCommands !== undefined ? { killAfterCommands: d.config.engine.faultInjection.killAfterCommands } : {}) };
     this.runner = new Runner(d, this.env);
     if (d.notifier) {
       d.store.onChange = (id) => {

@@ -25,6 +25,8 @@ export interface Keys {
   slackPause: string;
   /** Set of the webhook dedup keys of the firing alerts an incident took in (released when it resolves). */
   incidentDedup(id: string): string;
+  /** Circuit breaker: remediations of a runbook on a target, scored by when they started (ms). */
+  breaker(target: string, runbook: string): string;
   /** The last incident closed as resolved while this fingerprint was part of it (24 h). */
   closedFor(fp: string): string;
   /** Counter (with a TTL: the window) of refused approval attempts recorded for an incident. */
@@ -51,5 +53,6 @@ export function makeKeys(prefix: string): Keys {
     refusals: (id) => `${p}:inc:{${id}}:refusals`,
     incidentDedup: (id) => `${p}:inc:{${id}}:dedup`,
     closedFor: (fp) => `${p}:closed:${fp}`,
+    breaker: (target, runbook) => `${p}:breaker:${target}:${runbook}`,
   };
 }

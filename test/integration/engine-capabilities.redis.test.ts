@@ -150,6 +150,36 @@ describe('issue 6: runbooks that act on what they found', () => {
   }, 40_000);
 });
 
+describe('issue 12: the circuit breaker', () => {
+  it('at most N remediations of a runbook on a target per window: the next one escalates instead of acting, also after a restart', async () => {
+    const prefix = testPrefix();
+    const base = { storeUrl: store.url, prefix, targets: { cap: { endpoints: nodes().map(addr), role: 'store' as const } }, runbooksDir: RUNBOOKS, engineYaml: '  circuitBreaker: { max: 1, window: 1h }' };
+    let a = await startTestApp({ ...base, http: false });
+    try {
+      const fix = async (app: App): Promise<string> => {
+        await setAll('10000');
+        const { incidentId: id } = await app.engine.run('cap-slowlog', 'cap', { dryRun: false, by: 'alice' });
+        await waitState(app, id, ['awaiting_approval'], 30_000);
+        expect((await app.engine.approve(id, 'alice', 'cli', { option: 1 })).ok).toBe(true);
+        return id;
+      };
+      const first = await fix(a);
+      expect((await waitState(a, first, ['resolved', 'escalated'], 30_000)).state).toBe('resolved');
+      await a.close();
+      a = await startTestApp({ ...base, http: false });
+      const second = await fix(a);
+      const done = await waitState(a, second, ['resolved', 'escalated'], 30_000);
+      expect(done.state).toBe('escalated');
+      expect(done.outcome).toMatch(new RegExp(`circuit breaker open: 1 remediations of cap-slowlog on target cap in the last 60 min \\(limit 1; incidents ${first}\\)`));
+      // Nothing was sent: the threshold is still the planted one.
+      expect(await threshold(set.primary)).toBe('10000');
+      expect(((await a.engine.getTimeline(second)) ?? []).some((e) => e.kind === 'command.intent')).toBe(false);
+    } finally {
+      await a.close();
+    }
+  }, 90_000);
+});
+
 describe('issue 6: choosing an option from the CLI', () => {
   it('incidents show gives the options; approve without --option is refused; --option 1 runs option 1', async () => {
     const prefix = testPrefix();

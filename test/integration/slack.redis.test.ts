@@ -26,6 +26,8 @@ const MAXMEM = 32 * 1024 * 1024;
 const SECRET = 'test-signing-secret-0123456789';
 const CHANNEL = 'C0CACHEPROD'; // cache-prod's own channel (slack.channels)
 const TWO_APPROVERS_DIR = resolve(import.meta.dirname, '..', 'fixtures', 'runbooks-two-approvers');
+// Slack's behaviour is shown on a fixed memory runbook (the shipped one evolves with its own tests).
+const MEMORY_DIR = resolve(import.meta.dirname, '..', 'fixtures', 'runbooks-machine');
 const RUNBOOK = 'redis-memory-pressure';
 
 // UALICE operator, UBOB admin, UVIEW viewer, UCAROL operator through group SOPS,
@@ -49,7 +51,7 @@ async function startSlackApp(o: { prefix?: string; approvalTimeout?: string; run
     prefix: o.prefix ?? testPrefix(),
     targets: { 'cache-prod': { endpoints: [`${target.host}:${target.port}`], role: 'store' } },
     ...(o.approvalTimeout ? { approvalTimeout: o.approvalTimeout } : {}),
-    ...(o.runbooksDir ? { runbooksDir: o.runbooksDir } : {}),
+    runbooksDir: o.runbooksDir ?? MEMORY_DIR,
   }).replace(/^approvers:\n/m, `approvers:\n${SLACK_APPROVERS}`);
   const slack = `
 slack:

@@ -93,6 +93,11 @@ export async function act(
     }
   }
 
+  if (!resuming && phaseStart === 0) {
+    const open = await breakerTrips(env, rec, key);
+    if (open) return { failed: open };
+  }
+
   if (resuming) {
     await env.store.append(rec.id, entry(env, 'note', `${rem.title}: resuming after an interruption (the previous attempt started at ${prior['at']}); commands already done are not sent again`, { remediation: remId, key }));
   } else {
@@ -114,6 +119,30 @@ export async function act(
   await env.redis.hset(intentKey, { status: 'done', outcomes: JSON.stringify(outcomes), failed: failure ? JSON.stringify(failure) : '' });
   if (failure) return { failed: failure };
   return { result: { kind: 'act', skipped: false, outcomes, ...waitAt } };
+}
+
+/**
+ * The circuit breaker: at most `max` remediations of this runbook on this target within the
+ * window (a sorted set in the store, so it holds across processes and restarts). When it is open
+ * the incident escalates instead of acting, and says why; otherwise this remediation is counted.
+ */
+async function breakerTrips(env: EffectEnv, rec: IncidentRecord, key: string): Promise<Failure | undefined> {
+  const k = env.keys.breaker(rec.target, rec.runbook);
+  const now = env.now();
+  const member = `${rec.id}:${key}`;
+  await env.redis.zremrangebyscore(k, '-inf', String(now - env.breaker.windowMs));
+  if ((await env.redis.zscore(k, member)) !== null) return undefined; // this remediation, retried
+  const recent = await env.redis.zrange(k, '0', '-1');
+  if (recent.length >= env.breaker.max) {
+    const mins = Math.round(env.breaker.windowMs / 60_000);
+    return {
+      code: 'circuit_open',
+      message: `circuit breaker open: ${recent.length} remediations of ${rec.runbook} on target ${rec.target} in the last ${mins} min (limit ${env.breaker.max}; incidents ${[...new Set(recent.map((m) => m.split(':')[0]))].join(', ')}); escalating instead of acting — something keeps bringing the problem back`,
+    };
+  }
+  await env.redis.zadd(k, String(now), member);
+  await env.redis.pexpire(k, env.breaker.windowMs);
+  return undefined;
 }
 
 /** Run one step: its approved commands (round 0), then, for a `repeat` step, the next rounds. */

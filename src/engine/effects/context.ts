@@ -30,6 +30,8 @@ export interface EffectEnv {
   log: Logger;
   now(): number;
   lockTtlMs: number;
+  /** At most `max` remediations of one runbook on one target within `windowMs`. */
+  breaker: { max: number; windowMs: number };
   /** Crash tests only: SIGKILL this process after this many remediation commands were sent. */
   killAfterCommands?: number;
 }
