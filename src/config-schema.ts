@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { getNextMillis } from 'bullmq';
 import { z } from 'zod';
 import type { NodeRef } from './actions/types.js';
 import { ROLES } from './config-types.js';
@@ -162,14 +163,30 @@ const routeSchema = z.strictObject({
   runbook: nonEmpty,
 });
 
-const scheduleSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lowercase name (letters, digits, . _ -)'),
-  runbook: nonEmpty,
-  target: nonEmpty,
-  cron: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'expected a cron pattern with 5 or 6 fields, e.g. "0 3 * * *"'),
-  tz: nonEmpty.optional(),
-  dryRun: bool.default(true),
-});
+const scheduleSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lowercase name (letters, digits, . _ -)'),
+    runbook: nonEmpty,
+    target: nonEmpty,
+    cron: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'expected a cron pattern with 5 or 6 fields, e.g. "0 3 * * *"'),
+    tz: nonEmpty.optional(),
+    dryRun: bool.default(true),
+  })
+  .superRefine(
+    (s, ctx) => {
+      // Issue 12 #2: checked with the parser BullMQ schedules with, so a bad pattern or time zone
+      // stops the start instead of failing later inside the scheduler. The message names the schedule.
+      if (typeof s.cron !== 'string' || !/^\S+(\s+\S+){4,5}$/.test(s.cron)) return;
+      try {
+        getNextMillis(Date.now(), { pattern: s.cron, ...(s.tz !== undefined ? { tz: s.tz } : {}) });
+      } catch (err) {
+        const why = err instanceof Error ? err.message : 'invalid';
+        const path = s.tz !== undefined && /timestamp|zone|tz/i.test(why) ? 'tz' : 'cron';
+        ctx.addIssue({ code: 'custom', path: [path], message: `schedule '${String(s.name)}': ${path === 'tz' ? 'invalid time zone' : 'invalid cron pattern'} (${why})` });
+      }
+    },
+    { when: isObjectPayload },
+  );
 
 /** Default Slack Web API base URL. */
 export const SLACK_API_URL = 'https://slack.com/api/';
@@ -238,12 +255,23 @@ export function configSchema(baseDir: string) {
         queuePrefix: nonEmpty.default('{rr}'),
         keyPrefix: nonEmpty.default('rr'),
         faultInjection: z.strictObject({ killAfterCommands: int(1, 100_000).optional() }).optional(),
+        /** At most `max` remediations per target and runbook within `window`; beyond that, escalate instead of acting. */
+        circuitBreaker: z.strictObject({ max: int(1, 1000).default(3), window: duration.default(parseDuration('1h')) }).prefault({}),
       })
       .prefault({}),
     slack: slackSchema.optional(),
     logLevel: z.enum(LOG_LEVELS).optional(),
   }).superRefine(
     (c, ctx) => {
+      if (Array.isArray(c.schedules) && isPlainObject(c.targets)) {
+        // Issue 12 #2: a schedule naming an unknown target is a start-up error, not a failed job later.
+        c.schedules.forEach((s, i) => {
+          const target: unknown = (s as { target?: unknown } | null)?.target;
+          if (typeof target === 'string' && !Object.hasOwn(c.targets, target)) {
+            ctx.addIssue({ code: 'custom', path: ['schedules', i, 'target'], message: `schedule '${String((s as { name?: unknown }).name)}': unknown target '${target}'` });
+          }
+        });
+      }
       const channels = (c.slack as { channels?: unknown } | undefined)?.channels;
       if (!isPlainObject(channels) || !isPlainObject(c.targets)) return;
       for (const name of Object.keys(channels)) {

@@ -113,6 +113,8 @@ export interface AppConfig {
      * reached the target, before recording it as done — the worst moment for a crash.
      */
     faultInjection?: { killAfterCommands?: number };
+    /** At most `max` remediations of one runbook on one target within `windowMs` (persistent, in the store). */
+    circuitBreaker: { max: number; windowMs: number };
   };
   /** Absent: no Slack. */
   slack?: SlackConfig;

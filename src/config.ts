@@ -27,7 +27,8 @@ export const MAX_ALIAS_COUNT = 50;
 
 const DEFAULTS_SOURCE = '<defaults>';
 
-type PathSeg = string | number;
+/** One step of a YAML path: a map key or a sequence index. */
+export type PathSeg = string | number;
 interface Issue {
   path: readonly PathSeg[];
   message: string;
@@ -115,7 +116,7 @@ export function parseConfig(
   opts: ParseConfigOptions = {},
 ): AppConfig {
   const baseDir = opts.baseDir ?? dirname(resolve(opts.cwd ?? process.cwd(), source));
-  const raw = readYaml(text, source);
+  const { value: raw, lineOf } = readYaml(text, source);
   const issues: Issue[] = [];
   const data = interpolate(raw, env, [], issues);
   const failed = new Set(issues.map((i) => formatPath(i.path)));
@@ -128,34 +129,78 @@ export function parseConfig(
       for (const issue of fromZodIssue(iss)) if (!failed.has(formatPath(issue.path))) issues.push(issue);
     }
   }
-  if (issues.length > 0 || !result.success) throw toConfigError(source, issues);
+  if (issues.length > 0 || !result.success) throw toConfigError(source, issues, lineOf);
 
   const overrides = envOverrides(env);
   const logLevel = result.data.logLevel ?? overrides.logLevel ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`env LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}`);
   }
-  return build(result.data, source, baseDir, overrides, logLevel);
+  const cfg = build(result.data, source, baseDir, overrides, logLevel);
+  LINES.set(cfg, lineOf);
+  return cfg;
+}
+
+/** Where each loaded config came from, by YAML path: for errors found after loading (issue 12 #7). */
+const LINES = new WeakMap<AppConfig, (path: readonly PathSeg[]) => number | undefined>();
+
+/**
+ * A problem found after loading (e.g. at start-up: a route to a runbook that does not exist),
+ * named like a validation error: `file: yaml.path: problem (line N)`.
+ */
+export function configProblem(cfg: AppConfig, path: readonly PathSeg[], message: string): ConfigError {
+  return new ConfigError(issueLine(cfg.source, { path, message }, LINES.get(cfg)));
 }
 
 // ---------------------------------------------------------------------------------------------
 // YAML
 
-function readYaml(text: string, source: string): Record<string, unknown> {
+function readYaml(text: string, source: string): { value: Record<string, unknown>; lineOf: (path: readonly PathSeg[]) => number | undefined } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => yamlErrorLine(source, doc.contents, lineCounter, e)).join('\n'));
+    // One syntax error is reported once: the parser's follow-up errors are consequences of the
+    // first (issue 12 #7). Every duplicate key is its own problem.
+    const dups = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY');
+    const shown = dups.length === doc.errors.length ? dups : doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY').slice(0, 1);
+    throw new ConfigError(shown.map((e) => yamlErrorLine(source, doc.contents, lineCounter, e)).join('\n'));
   }
+  const lineOf = (path: readonly PathSeg[]): number | undefined => {
+    const offset = offsetAt(doc.contents, path);
+    return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+  };
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
     throw new ConfigError(`${source}: ${err instanceof Error ? err.message : 'invalid YAML'}`);
   }
-  if (value === null || value === undefined) return {};
+  if (value === null || value === undefined) return { value: {}, lineOf };
   if (!isPlainObject(value)) throw new ConfigError(`${source}: expected a mapping at the top level`);
-  return value;
+  return { value, lineOf };
+}
+
+/**
+ * Source offset of the node at `path` (its key, for a map entry); for a path that is not in the
+ * file (a missing key), that of its deepest ancestor that is.
+ */
+function offsetAt(root: unknown, path: readonly PathSeg[]): number | undefined {
+  let node: unknown = root;
+  let best = isNode(root) ? root.range?.[0] : undefined;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      if (isNode(pair.key) && pair.key.range) best = pair.key.range[0];
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      if (!isNode(item)) break;
+      if (item.range) best = item.range[0];
+      node = item;
+    } else break;
+  }
+  return best;
 }
 
 function yamlErrorLine(source: string, root: unknown, lc: LineCounter, e: YAMLError): string {
@@ -265,6 +310,7 @@ function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrid
       workerConcurrency: p.engine.workerConcurrency,
       queuePrefix: p.engine.queuePrefix,
       keyPrefix: p.engine.keyPrefix,
+      circuitBreaker: { max: p.engine.circuitBreaker.max, windowMs: p.engine.circuitBreaker.window },
       ...(p.engine.faultInjection !== undefined ? { faultInjection: { ...(p.engine.faultInjection.killAfterCommands !== undefined ? { killAfterCommands: p.engine.faultInjection.killAfterCommands } : {}) } } : {}),
     },
     logLevel,
@@ -332,12 +378,16 @@ function fromZodIssue(iss: z.core.$ZodIssue): Issue[] {
   }
 }
 
-function toConfigError(source: string, issues: Issue[]): ConfigError {
-  const lines = issues.map((i) => {
-    const p = formatPath(i.path);
-    return p === '' ? `${source}: ${i.message}` : `${source}: ${p}: ${i.message}`;
-  });
-  return new ConfigError([...new Set(lines)].join('\n'));
+function toConfigError(source: string, issues: Issue[], lineOf?: (path: readonly PathSeg[]) => number | undefined): ConfigError {
+  return new ConfigError([...new Set(issues.map((i) => issueLine(source, i, lineOf)))].join('\n'));
+}
+
+/** `file: yaml.path: problem (line N)`; the line is that of the path, or of its nearest ancestor in the file. */
+function issueLine(source: string, i: Issue, lineOf?: (path: readonly PathSeg[]) => number | undefined): string {
+  const p = formatPath(i.path);
+  const line = lineOf?.(i.path);
+  const at = line === undefined ? '' : ` (line ${line})`;
+  return p === '' ? `${source}: ${i.message}${at}` : `${source}: ${p}: ${i.message}${at}`;
 }
 
 /** `targets.cache-prod.endpoints[1]`; keys that are not plain words are quoted: `labels["a.b/c"]`. */
