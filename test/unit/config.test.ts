@@ -140,6 +140,7 @@ describe('parseConfig: a valid full config', () => {
       workerConcurrency: 8,
       queuePrefix: '{rr}',
       keyPrefix: 'rr',
+      circuitBreaker: { max: 3, windowMs: 3_600_000 },
     });
     expect(cfg.logLevel).toBe('debug');
   });
@@ -173,7 +174,7 @@ describe('parseConfig: a valid full config', () => {
 
 describe('parseConfig: errors name the file and the YAML path', () => {
   it('missing role', () => {
-    expect(errorOf('targets:\n  a:\n    endpoints: [h:1]\n')).toBe('config.yaml: targets.a.role: required');
+    expect(errorOf('targets:\n  a:\n    endpoints: [h:1]\n')).toBe('config.yaml: targets.a.role: required (line 2)');
   });
 
   it('bad mode', () => {
@@ -202,9 +203,9 @@ targets:
   it('unknown keys, at any depth', () => {
     const msg = errorOf('targetz: {}\nhttp: { prot: 1 }\ntargets:\n  a: { endpoints: [h:1], role: cache, tls: { ca_file: x } }\n');
     expect(msg.split('\n').sort()).toEqual([
-      'config.yaml: http.prot: unknown key',
-      'config.yaml: targets.a.tls.ca_file: unknown key',
-      'config.yaml: targetz: unknown key',
+      'config.yaml: http.prot: unknown key (line 2)',
+      'config.yaml: targets.a.tls.ca_file: unknown key (line 4)',
+      'config.yaml: targetz: unknown key (line 1)',
     ]);
   });
 
@@ -225,26 +226,26 @@ targets:
 
   it('unset ${VAR} names the path and the variable', () => {
     const msg = errorOf('targets:\n  a: { endpoints: [h:1], role: cache, password: "${CACHE_PW}" }\n');
-    expect(msg).toBe('config.yaml: targets.a.password: environment variable CACHE_PW is not set');
+    expect(msg).toBe('config.yaml: targets.a.password: environment variable CACHE_PW is not set (line 2)');
   });
 
   it('TLS file missing names the path and the file', () => {
     const msg = errorOf('targets:\n  a: { endpoints: [h:1], role: cache, tls: { ca: tls/nope.pem } }\n');
-    expect(msg).toBe(`config.yaml: targets.a.tls.ca: cannot read file ${join(dir, 'tls', 'nope.pem')} (ENOENT)`);
+    expect(msg).toBe(`config.yaml: targets.a.tls.ca: cannot read file ${join(dir, 'tls', 'nope.pem')} (ENOENT) (line 2)`);
   });
 
   it('TLS cert without key', () => {
     expect(errorOf('store: { url: "redis://h:1", tls: { cert: tls/client.pem } }')).toBe(
-      'config.yaml: store.tls.key: required when cert is set',
+      'config.yaml: store.tls.key: required when cert is set (line 1)',
     );
   });
 
   it('bad endpoint', () => {
     const msg = errorOf('targets:\n  x: { endpoints: ["h:6379", "h", "h:99999", "::1:6379"], role: cache }\n');
     expect(msg.split('\n')).toEqual([
-      'config.yaml: targets.x.endpoints[1]: expected host:port',
-      'config.yaml: targets.x.endpoints[2]: expected host:port',
-      'config.yaml: targets.x.endpoints[3]: expected host:port',
+      'config.yaml: targets.x.endpoints[1]: expected host:port (line 2)',
+      'config.yaml: targets.x.endpoints[2]: expected host:port (line 2)',
+      'config.yaml: targets.x.endpoints[3]: expected host:port (line 2)',
     ]);
   });
 
@@ -256,7 +257,7 @@ targets:
 
   it('store must be exactly one kind; url must be redis://', () => {
     expect(errorOf('store: { url: "redis://h:1", cluster: { nodes: [h:2] } }')).toContain('config.yaml: store: set exactly one of');
-    expect(errorOf('store: { url: "http://h:1" }')).toBe('config.yaml: store.url: expected a redis:// or rediss:// URL');
+    expect(errorOf('store: { url: "http://h:1" }')).toBe('config.yaml: store.url: expected a redis:// or rediss:// URL (line 1)');
   });
 
   it('routes need alertname or labels; approvers need known roles and unique ids', () => {
@@ -275,7 +276,7 @@ approvers:
 
   it('label values must be strings', () => {
     expect(errorOf('routes:\n  - { match: { labels: { shard: 01 } }, runbook: x }\n')).toBe(
-      'config.yaml: routes[0].match.labels.shard: expected a string (quote numbers)',
+      'config.yaml: routes[0].match.labels.shard: expected a string (quote numbers) (line 2)',
     );
   });
 
@@ -295,12 +296,15 @@ targets:
 http: { port: 70000 }
 `);
     const lines = msg.split('\n');
-    expect(lines).toContain('config.yaml: targets.cache-prod.password: environment variable NOPE is not set');
-    expect(lines).toContain('config.yaml: targets.cache-prod.sentinel.masterName: required');
-    expect(lines).toContain('config.yaml: targets.cache-prod.sentinel.endpoints[0]: expected host:port');
-    expect(lines).toContain('config.yaml: targets.cache-prod.role: required');
+    expect(lines).toContain('config.yaml: targets.cache-prod.password: environment variable NOPE is not set (line 6)');
+    expect(lines).toContain('config.yaml: targets.cache-prod.sentinel.masterName: required (line 5)');
+    expect(lines).toContain('config.yaml: targets.cache-prod.sentinel.endpoints[0]: expected host:port (line 5)');
+    expect(lines).toContain('config.yaml: targets.cache-prod.role: required (line 3)');
     expect(lines.some((l) => l.startsWith('config.yaml: http.port: '))).toBe(true);
     expect(lines.every((l) => l.startsWith('config.yaml: '))).toBe(true);
+    // issue 12 #7: every line carries the line of its path (or of the nearest ancestor in the file)
+    expect(lines.find((l) => l.startsWith('config.yaml: http.port: '))).toMatch(/ \(line 7\)$/);
+    expect(lines.every((l) => / \(line \d+\)$/.test(l))).toBe(true);
   });
 });
 
