@@ -454,7 +454,7 @@ describe('parseConfig: slack (issue 3)', () => {
       `${TARGETS}slack:\n  botToken: \${SLACK_APP_TOKEN}\n  signingSecret: "x y"\n  appToken: \${SLACK_BOT_TOKEN}\n  defaultChannel: "#redis-ops"\n  channels: { nope: C0X, sessions: general }\n  apiUrl: "ftp://x"\n  extra: 1\n`,
       ENV,
     );
-    expect(msg.split('\n').sort()).toEqual([
+    expect(msg.split('\n').map((l) => l.replace(/ \(line \d+\)$/, '')).sort()).toEqual([
       'config.yaml: slack.apiUrl: expected an http(s) URL like https://slack.com/api/',
       'config.yaml: slack.appToken: expected an app-level token (xapp-...) for Socket Mode',
       'config.yaml: slack.botToken: expected a bot token (xoxb-...)',
@@ -469,11 +469,11 @@ describe('parseConfig: slack (issue 3)', () => {
   });
 
   it('requires the bot token, the signing secret and a default channel', () => {
-    expect(errorOf(`${TARGETS}slack: {}\n`).split('\n').sort()).toEqual([
+    expect(errorOf(`${TARGETS}slack: {}\n`).split('\n').map((l) => l.replace(/ \(line \d+\)$/, '')).sort()).toEqual([
       'config.yaml: slack.botToken: required',
       'config.yaml: slack.defaultChannel: required',
       'config.yaml: slack.signingSecret: required',
     ]);
-    expect(errorOf(`${TARGETS}slack:\n  botToken: \${SLACK_BOT_TOKEN}\n  signingSecret: s3cr3t-s3cr3t\n  defaultChannel: C0OPS\n`)).toBe('config.yaml: slack.botToken: environment variable SLACK_BOT_TOKEN is not set');
+    expect(errorOf(`${TARGETS}slack:\n  botToken: \${SLACK_BOT_TOKEN}\n  signingSecret: s3cr3t-s3cr3t\n  defaultChannel: C0OPS\n`)).toBe('config.yaml: slack.botToken: environment variable SLACK_BOT_TOKEN is not set (line 5)');
   });
 });
