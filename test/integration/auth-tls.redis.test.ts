@@ -216,14 +216,21 @@ describe('ACL LOG: who fails, from where', () => {
     await new Promise((r) => raw.once('secureConnect', r));
     const spam = setInterval(() => raw.write('GET app:1\r\n'), 20);
     try {
-      const r = await aclLog.run({ count: 50, intervalMs: 600 }, ctxFor(node(main)));
+      // two more failures while the action waits between its two reads: they show as still growing
+      const pending = aclLog.run({ count: 50, intervalMs: 1500 }, ctxFor(node(main)));
+      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 2; i++) expect(await appConnects(main, 'Rotated-away-pw')).toMatch(/^WRONGPASS/);
+      const r = await pending;
       const g = r.authFailures.find((x) => x.username === 'app');
-      expect(g).toMatchObject({ reason: 'auth', ip: '127.0.0.1', count: 4 });
+      expect(g).toMatchObject({ reason: 'auth', ip: '127.0.0.1', count: 6 });
+      expect(r.authGrowing).toEqual([expect.objectContaining({ username: 'app', ip: '127.0.0.1', newFailures: 2 })]);
+      expect(r.authGrowingUsers).toEqual(['app']);
       expect(g?.addrs.length).toBeGreaterThanOrEqual(1);
       expect(r.failingUsers).toEqual(['app']);
-      expect(r.authFailureCount).toBe(4);
+      expect(r.authFailureCount).toBe(6);
       expect(r.lastAuthFailureAgeSeconds).toBeLessThan(30);
-      expect(r.errorstats.wrongpass).toBeGreaterThanOrEqual(4);
+      expect(r.errorstats.wrongpass).toBeGreaterThanOrEqual(6);
+      expect(r.errorstats.wrongpassPerSec).toBeGreaterThan(0);
       expect(r.errorstats.noauthPerSec).toBeGreaterThan(5);
       expect(r.unauthenticated.map((u) => u.addr)).toContain(`${raw.localAddress}:${raw.localPort}`);
       expect(r.users.find((u) => u.name === 'app')).toMatchObject({ enabled: true, passwords: 1, nopass: false });

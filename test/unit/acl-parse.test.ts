@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { groupAclLog, parseAclList, parseAclLog, unauthenticatedClients } from '../../src/actions/redis/acl-parse.js';
+import { aclLogGrowth, groupAclLog, parseAclList, parseAclLog, unauthenticatedClients } from '../../src/actions/redis/acl-parse.js';
 
 /** ACL LOG / ACL LIST / CLIENT LIST / INFO errorstats captured from redis-server 7.0 (see test/fixtures/README.md). */
 const cap = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'acl-auth-capture.json'), 'utf8')) as { aclLog: unknown; aclList: unknown; clientList: string; errorstats: string };
@@ -28,6 +28,16 @@ describe('ACL LOG', () => {
     expect(cmd?.objects.sort()).toEqual(['client|setname', 'config|get', 'flushall']);
     expect(groups.find((g) => g.reason === 'key')?.objects).toEqual(['other:1']);
     expect(cmd!.firstSeenAgeSeconds).toBeGreaterThanOrEqual(cmd!.lastSeenAgeSeconds);
+  });
+
+  it('growth between two reads: only groups whose count rose, by how much', () => {
+    const before = groupAclLog(entries);
+    // a later read: app failed twice more from the same address (folded into its entry), ghost did not
+    const later = parseAclLog(cap.aclLog).map((e) => (e.username === 'app' && e.reason === 'auth' ? { ...e, count: e.count + 2 } : e));
+    expect(aclLogGrowth(before, groupAclLog(later))).toEqual([{ reason: 'auth', username: 'app', ip: '127.0.0.1', addrs: expect.any(Array), newFailures: 2 }]);
+    expect(aclLogGrowth(before, before)).toEqual([]);
+    // entries evicted from the log never count as negative growth
+    expect(aclLogGrowth(before, [])).toEqual([]);
   });
 
   it('reads map-shaped entries too (RESP3 without legacy mapping)', () => {

@@ -1,15 +1,15 @@
 /**
  * `redis.acl-log`: who fails to authenticate or is refused, from where, since when. ACL LOG grouped
- * by (reason, username, client IP); `INFO errorstats` WRONGPASS/NOAUTH/NOPERM read twice
- * `intervalMs` apart (counts and rates); an ACL LIST summary (users, enabled, how many passwords,
+ * by (reason, username, client IP), read twice `intervalMs` apart (which groups still grow); `INFO
+ * errorstats` WRONGPASS/NOAUTH/NOPERM read at the same two moments (counts and rates); an ACL LIST summary (users, enabled, how many passwords,
  * nopass — never the hashes); and the clients connected without authenticating (CLIENT LIST,
  * when the default user is off). Read-only.
  */
 import { z } from 'zod';
 import type { ActionDefinition } from '../types.js';
 import { errorCount } from './info.js';
-import { groupAclLog, parseAclList, parseAclLog, unauthenticatedClients } from './acl-parse.js';
-import type { AclLogGroup, AclUserSummary, UnauthenticatedClient } from './acl-parse.js';
+import { aclLogGrowth, groupAclLog, parseAclList, parseAclLog, unauthenticatedClients } from './acl-parse.js';
+import type { AclLogGroup, AclLogGrowth, AclUserSummary, UnauthenticatedClient } from './acl-parse.js';
 import { readInfo, replyText, sendCommand } from './connection.js';
 
 const input = z
@@ -52,6 +52,12 @@ export interface AclLogResult {
   authFailureCount: number;
   lastAuthFailureAgeSeconds: number | null;
   errorstats: AuthErrorStats;
+  /** Auth failure groups (user, client IP) that grew between two ACL LOG reads `intervalMs` apart: still failing now. */
+  authGrowing: AclLogGrowth[];
+  /** Users in `authGrowing`. */
+  authGrowingUsers: string[];
+  /** NOPERM groups that grew between the two reads. */
+  deniedGrowing: AclLogGrowth[];
   users: AclUserSummary[];
   /** Clients connected without authenticating (as `default` while default is off). */
   unauthenticated: UnauthenticatedClient[];
@@ -86,6 +92,9 @@ export const aclLog: ActionDefinition<AclLogInput, AclLogResult> = {
     'errorstats.noauthPerSec': 'NOAUTH growth per second',
     'errorstats.nopermPerSec': 'NOPERM growth per second',
     'errorstats.intervalMs': 'time between the two reads (ms)',
+    'authGrowing[]': '{ reason, username, ip, addrs[], newFailures }: auth failure groups that grew between two ACL LOG reads intervalMs apart (still failing now)',
+    'authGrowingUsers[]': 'users in authGrowing',
+    'deniedGrowing[]': 'NOPERM groups that grew between the two reads',
     'users[]': '{ name, enabled, passwords (count; 2 during a rotation), nopass, commandRules[], keyPatterns[] } — never the hashes',
     'unauthenticated[]': '{ addr, name, cmd, ageSeconds, idleSeconds } clients running as the disabled default user (never authenticated)',
     entriesRead: 'ACL LOG entries read',
@@ -113,12 +122,15 @@ export const aclLog: ActionDefinition<AclLogInput, AclLogResult> = {
         );
       });
     }
-    const second = await readInfo(ctx, node, 'errorstats');
+    const [second, logAfter] = await Promise.all([readInfo(ctx, node, 'errorstats'), inp.intervalMs > 0 ? sendCommand(ctx, node, ['ACL', 'LOG', String(inp.count)]) : Promise.resolve(logReply)]);
     const intervalMs = Math.max(0, ctx.now() - t0);
 
     const users = parseAclList(listReply);
-    const entries = parseAclLog(logReply).filter((e) => inp.user === undefined || e.username === inp.user);
+    const mine = (reply: unknown) => parseAclLog(reply).filter((e) => inp.user === undefined || e.username === inp.user);
+    const before = groupAclLog(mine(logReply));
+    const entries = mine(logAfter);
     const groups = groupAclLog(entries);
+    const grown = aclLogGrowth(before, groups);
     const auth = groups.filter((g) => g.reason === 'auth');
     const denials = groups.filter((g) => g.reason !== 'auth').map((g) => ({ ...g, userRules: users.find((u) => u.name === g.username)?.commandRules ?? [] }));
     const e1 = first['errorstats'];
@@ -141,6 +153,9 @@ export const aclLog: ActionDefinition<AclLogInput, AclLogResult> = {
       authFailureCount: auth.reduce((s, g) => s + g.count, 0),
       lastAuthFailureAgeSeconds: auth.length > 0 ? Math.min(...auth.map((g) => g.lastSeenAgeSeconds)) : null,
       errorstats: stats,
+      authGrowing: grown.filter((g) => g.reason === 'auth'),
+      authGrowingUsers: [...new Set(grown.filter((g) => g.reason === 'auth').map((g) => g.username))],
+      deniedGrowing: grown.filter((g) => g.reason !== 'auth'),
       users,
       unauthenticated: unauthenticatedClients(replyText(clientsReply), users),
       entriesRead: entries.length,

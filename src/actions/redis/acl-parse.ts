@@ -180,3 +180,23 @@ export function unauthenticatedClients(clientList: string, users: readonly AclUs
     .filter((c) => c !== null && c.user === 'default' && !c.flags.includes('M') && !c.flags.includes('S'))
     .map((c) => ({ addr: c!.addr, name: c!.name, cmd: c!.cmd, ageSeconds: c!.age, idleSeconds: c!.idle }));
 }
+
+/** New failures of one (reason, user, client IP) group between two ACL LOG reads. */
+export interface AclLogGrowth {
+  reason: string;
+  username: string;
+  ip: string;
+  addrs: string[];
+  /** Failures added between the reads (count growth; entries evicted from the log count as 0). */
+  newFailures: number;
+}
+
+/** Groups whose failure count grew from `before` to `after` (two reads of ACL LOG), most first. */
+export function aclLogGrowth(before: readonly AclLogGroup[], after: readonly AclLogGroup[]): AclLogGrowth[] {
+  const key = (g: AclLogGroup): string => `${g.reason}\u0000${g.username}\u0000${g.ip}`;
+  const prior = new Map(before.map((g) => [key(g), g.count]));
+  return after
+    .map((g) => ({ reason: g.reason, username: g.username, ip: g.ip, addrs: g.addrs, newFailures: Math.max(0, g.count - (prior.get(key(g)) ?? 0)) }))
+    .filter((g) => g.newFailures > 0)
+    .sort((a, b) => b.newFailures - a.newFailures);
+}
