@@ -55,7 +55,8 @@ export class TargetError extends RunbooksError {
  * - `wrongpass` bad user or password; `noauth` a command before AUTH; `noperm` the user lacks a
  *   permission (command, key or channel);
  * - `cert_expired`, `cert_not_yet_valid`, `hostname_mismatch` (the certificate does not cover the
- *   name used), `unknown_ca` (not signed by the CA we trust), `client_cert_required`, `handshake`
+ *   name used), `unknown_ca` (not signed by the CA we trust), `client_cert_required` (ours is
+ *   missing or refused), `handshake`
  *   (any other TLS failure), `tls_required` (plain TCP to a TLS-only port), `not_tls` (TLS to a
  *   plain port).
  */
@@ -122,7 +123,8 @@ export function classifyConnectionError(err: unknown, ctx: ClassifyContext = {})
   if (has(/CERT_NOT_YET_VALID|certificate is not yet valid/i)) return 'cert_not_yet_valid';
   if (has(/ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames/i)) return 'hostname_mismatch';
   if (UNKNOWN_CA.has(code) || /self[- ]signed certificate|unable to (get|verify) (local )?(issuer|the first)/i.test(msg)) return 'unknown_ca';
-  if (has(/CERTIFICATE_REQUIRED|certificate required|peer did not return a certificate/i)) return 'client_cert_required';
+  // The server refused our client certificate: missing, or not from a CA it trusts.
+  if (has(/CERTIFICATE_REQUIRED|certificate required|peer did not return a certificate|ALERT_UNKNOWN_CA|ALERT_BAD_CERTIFICATE|ALERT_CERTIFICATE_UNKNOWN|alert unknown ca|alert bad certificate/i)) return 'client_cert_required';
   if (has(/WRONG_VERSION_NUMBER|wrong version number|packet length too long|record layer failure/i)) return 'not_tls';
   if (/^(ERR_SSL_|ERR_TLS_|EPROTO$)/.test(code) || /SSL routines|alert handshake failure/i.test(msg)) return 'handshake';
   if (has(/ECONNREFUSED/)) return 'refused';

@@ -59,8 +59,10 @@ describe('classifyConnectionError on captured failures', () => {
   });
 
   it('Node TLS alerts seen on a read (TLS 1.3 client certificate required, wrong version)', () => {
-    const required = Object.assign(new Error('error:0A00045C:SSL routines::tlsv13 alert certificate required:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1605:SSL alert number 116'), { code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' });
+    // node:tls against redis-server 7.0 with tls-auth-clients yes (captured): no client certificate, one from another CA
+    const required = Object.assign(new Error('800CC263F37F0000:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 116\n'), { code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' });
     expect(classifyConnectionError(required)).toBe('client_cert_required');
+    expect(classifyConnectionError(Object.assign(new Error('800CC263F37F0000:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 48\n'), { code: 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA' }))).toBe('client_cert_required');
     const wrongVersion = Object.assign(new Error('error:0A00010B:SSL routines::wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
     expect(classifyConnectionError(wrongVersion)).toBe('not_tls');
     expect(classifyConnectionError(Object.assign(new Error('alert handshake failure'), { code: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' }))).toBe('handshake');
