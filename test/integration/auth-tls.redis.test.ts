@@ -210,6 +210,11 @@ describe('ACL LOG: who fails, from where', () => {
   it('groups a client that keeps using a rotated password by user and address, and reports an unauthenticated client', async () => {
     await main.client().call('ACL', 'LOG', 'RESET');
     for (let i = 0; i < 4; i++) expect(await appConnects(main, 'Rotated-away-pw')).toMatch(/^WRONGPASS/);
+    // a client whose user lacks a permission
+    const narrow = new Redis({ host: main.host, port: main.port, username: 'app', password: APP_OLD, tls: { ca, servername: 'localhost' }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+    narrow.on('error', () => undefined);
+    await expect(narrow.call('FLUSHALL')).rejects.toThrow(/^NOPERM/);
+    narrow.disconnect();
     // a client that never authenticates and keeps sending commands
     const raw = tlsConnect({ host: main.host, port: main.port, ca, servername: 'localhost' });
     raw.on('error', () => undefined);
@@ -234,6 +239,10 @@ describe('ACL LOG: who fails, from where', () => {
       expect(r.errorstats.noauthPerSec).toBeGreaterThan(5);
       expect(r.unauthenticated.map((u) => u.addr)).toContain(`${raw.localAddress}:${raw.localPort}`);
       expect(r.users.find((u) => u.name === 'app')).toMatchObject({ enabled: true, passwords: 1, nopass: false });
+      const denied = r.permissionDenials.find((d) => d.objects.includes('flushall'));
+      expect(denied).toMatchObject({ reason: 'command', username: 'app', ip: '127.0.0.1' });
+      expect(denied?.categories).toEqual(expect.arrayContaining(['@dangerous', '@write']));
+      expect(denied?.userRules).toContain('-flushall'); // Redis lists -@dangerous expanded
       expect(JSON.stringify(r)).not.toMatch(/#[0-9a-f]{64}/);
     } finally {
       clearInterval(spam);

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { aclLogGrowth, groupAclLog, parseAclList, parseAclLog, unauthenticatedClients } from '../../src/actions/redis/acl-parse.js';
+import { aclLogGrowth, commandCategories, groupAclLog, parseAclList, parseAclLog, unauthenticatedClients } from '../../src/actions/redis/acl-parse.js';
 
 /** ACL LOG / ACL LIST / CLIENT LIST / INFO errorstats captured from redis-server 7.0 (see test/fixtures/README.md). */
-const cap = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'acl-auth-capture.json'), 'utf8')) as { aclLog: unknown; aclList: unknown; clientList: string; errorstats: string };
+const cap = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'acl-auth-capture.json'), 'utf8')) as { aclLog: unknown; aclList: unknown; clientList: string; errorstats: string; commandInfo: unknown };
 
 describe('ACL LOG', () => {
   const entries = parseAclLog(cap.aclLog);
@@ -61,6 +61,16 @@ describe('ACL LIST', () => {
       const hash = /#([0-9a-f]{64})/.exec(line)?.[1];
       if (hash) expect(dumped).not.toContain(hash);
     }
+  });
+});
+
+describe('COMMAND INFO', () => {
+  it('gives the ACL categories of refused commands (subcommands too; unknown ones left out)', () => {
+    expect(commandCategories(cap.commandInfo)).toEqual({
+      flushall: ['@keyspace', '@write', '@slow', '@dangerous'],
+      'config|get': ['@admin', '@slow', '@dangerous'],
+      'client|setname': ['@slow', '@connection'],
+    });
   });
 });
 

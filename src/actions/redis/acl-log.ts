@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import type { ActionDefinition } from '../types.js';
 import { errorCount } from './info.js';
-import { aclLogGrowth, groupAclLog, parseAclList, parseAclLog, unauthenticatedClients } from './acl-parse.js';
+import { aclLogGrowth, commandCategories, groupAclLog, parseAclList, parseAclLog, unauthenticatedClients } from './acl-parse.js';
 import type { AclLogGroup, AclLogGrowth, AclUserSummary, UnauthenticatedClient } from './acl-parse.js';
 import { readInfo, replyText, sendCommand } from './connection.js';
 
@@ -42,8 +42,8 @@ export interface AclLogResult {
   node: string;
   /** Failed authentications grouped by user and client IP, most first. */
   authFailures: AclLogGroup[];
-  /** Refused commands, keys or channels grouped by user and client IP (NOPERM), with the user's command rules. */
-  permissionDenials: Array<AclLogGroup & { userRules: string[] }>;
+  /** Refused commands, keys or channels grouped by user and client IP (NOPERM), with the user's command rules and the refused commands' ACL categories. */
+  permissionDenials: Array<AclLogGroup & { userRules: string[]; categories: string[] }>;
   /** Users with failed authentications in the log (distinct), the most recently failing first. */
   failingUsers: string[];
   /** Client addresses (`ip:port`) behind the auth failures. */
@@ -80,7 +80,7 @@ export const aclLog: ActionDefinition<AclLogInput, AclLogResult> = {
   output: {
     node: 'the node read (host:port)',
     'authFailures[]': 'failed AUTH/HELLO grouped by { reason, username, ip, addrs[], count, entries, firstSeenAgeSeconds, lastSeenAgeSeconds, objects[], clientNames[] }',
-    'permissionDenials[]': 'NOPERM groups (reason command|key|channel) like authFailures, plus userRules[] (the user\'s command rules)',
+    'permissionDenials[]': 'NOPERM groups (reason command|key|channel) like authFailures, plus userRules[] (the user\'s command rules) and categories[] (ACL categories of the refused commands, COMMAND INFO)',
     'failingUsers[]': 'distinct users with failed authentications, the most recently failing first',
     'failingAddrs[]': 'client addresses (ip:port) with failed authentications',
     authFailureCount: 'failed authentications in the log (sum of counts)',
@@ -132,7 +132,12 @@ export const aclLog: ActionDefinition<AclLogInput, AclLogResult> = {
     const groups = groupAclLog(entries);
     const grown = aclLogGrowth(before, groups);
     const auth = groups.filter((g) => g.reason === 'auth');
-    const denials = groups.filter((g) => g.reason !== 'auth').map((g) => ({ ...g, userRules: users.find((u) => u.name === g.username)?.commandRules ?? [] }));
+    // The ACL categories of the refused commands (COMMAND INFO), so the report can say which rule is missing.
+    const refused = [...new Set(groups.filter((g) => g.reason === 'command').flatMap((g) => g.objects))].slice(0, 50);
+    const cats = refused.length > 0 ? commandCategories(await sendCommand(ctx, node, ['COMMAND', 'INFO', ...refused]).catch(() => [])) : {};
+    const denials = groups
+      .filter((g) => g.reason !== 'auth')
+      .map((g) => ({ ...g, userRules: users.find((u) => u.name === g.username)?.commandRules ?? [], categories: [...new Set(g.reason === 'command' ? g.objects.flatMap((o) => cats[o.toLowerCase()] ?? []) : [])] }));
     const e1 = first['errorstats'];
     const e2 = second['errorstats'];
     const stats: AuthErrorStats = {

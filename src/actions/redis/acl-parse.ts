@@ -200,3 +200,16 @@ export function aclLogGrowth(before: readonly AclLogGroup[], after: readonly Acl
     .filter((g) => g.newFailures > 0)
     .sort((a, b) => b.newFailures - a.newFailures);
 }
+
+/** ACL categories of each command in a `COMMAND INFO <name…>` reply (`flushall` → `@keyspace @write @slow @dangerous`). Unknown commands are left out. */
+export function commandCategories(reply: unknown): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  if (!Array.isArray(reply)) return out;
+  for (const c of reply) {
+    if (!Array.isArray(c) || c.length < 7) continue;
+    const name = text(c[0]).toLowerCase();
+    const cats = Array.isArray(c[6]) ? c[6].map(text).filter((x) => x.startsWith('@')) : [];
+    if (name) out[name] = cats;
+  }
+  return out;
+}
