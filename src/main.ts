@@ -23,7 +23,7 @@ const USAGE = `usage: redis-runbooks <command> [options]
   incidents list [--open]
   incidents show <id>
   incidents timeline <id> [--md]
-  incidents approve <id> --by NAME
+  incidents approve <id> --by NAME [--option N]
   incidents reject <id> --by NAME [--reason TEXT]
   lint [dir]                 check a directory of runbooks (default: runbooks)
   schema [--out FILE]        print the runbook JSON Schema
@@ -61,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean' },
       by: { type: 'string' },
       reason: { type: 'string' },
+      option: { type: 'string' },
       open: { type: 'boolean' },
       md: { type: 'boolean' },
       out: { type: 'string' },
@@ -134,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function incidents(app: App, sub: string | undefined, id: string | undefined, o: { by?: string; reason?: string; open?: boolean; md?: boolean }): Promise<number> {
+async function incidents(app: App, sub: string | undefined, id: string | undefined, o: { by?: string; reason?: string; option?: string; open?: boolean; md?: boolean }): Promise<number> {
   const e = app.engine;
   if (sub === 'list') {
     out(formatIncidents(await e.listIncidents({ ...(o.open ? { open: true } : {}), limit: 100 })));
@@ -164,7 +165,12 @@ async function incidents(app: App, sub: string | undefined, id: string | undefin
         out('--by NAME is required (checked against config approvers)');
         return 2;
       }
-      const r = sub === 'approve' ? await e.approve(id, o.by, 'cli') : await e.reject(id, o.by, 'cli', o.reason);
+      const option = o.option !== undefined ? Number(o.option) : undefined;
+      if (option !== undefined && !(Number.isInteger(option) && option >= 1)) {
+        out(`--option must be a whole number from 1 (got '${o.option}')`);
+        return 2;
+      }
+      const r = sub === 'approve' ? await e.approve(id, o.by, 'cli', option !== undefined ? { option } : {}) : await e.reject(id, o.by, 'cli', o.reason);
       out(r.ok ? `${r.message}; incident is now ${r.state}` : `refused (${r.code}): ${r.message}`);
       return r.ok ? 0 : 1;
     }

@@ -139,6 +139,12 @@ export class Engine implements EnginePort {
     let chosen: { remediation: string; title: string; role: Role; approversRequired: number } = pending;
     if (pending.options && pending.options.length > 0) {
       if (grant && opts.option === undefined) {
+        // Someone who may approve none of the options is refused (and it is recorded), not asked to choose.
+        const roles = this.rolesOf(by, opts.also);
+        if (!pending.options.some((o) => mayApprove(roles, o.role))) {
+          await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not approve any of the ${pending.options.length} options: needs ${[...new Set(pending.options.map((o) => o.role))].join(' or ')}, has ${roles.join(', ') || 'no role'}`), actor: { kind: 'user' as const, id: by, via } });
+          return { ok: false, code: 'forbidden', message: `${by} lacks role ${pending.options.map((o) => o.role).sort()[0]}` };
+        }
         return { ok: false, code: 'option_required', message: `incident ${id} offers ${pending.options.length} options: choose one (${pending.options.map((o) => `${o.option}: ${o.title}`).join('; ')})` };
       }
       if (opts.option !== undefined) {

@@ -5,10 +5,14 @@
  * approval. The topologies run one after the other (each stopped before the next starts).
  */
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
 import { post, startTestApp, testPrefix, webhookBody } from '../helpers/app.js';
+
+// The store's behaviour is shown on a fixed memory runbook (the shipped one evolves with its own tests).
+const MEMORY_DIR = resolve(import.meta.dirname, '..', 'fixtures', 'runbooks-machine');
 import { startCluster, startSentinelSet } from '../helpers/fleet.js';
 import type { ClusterSet, SentinelSet } from '../helpers/fleet.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -79,6 +83,7 @@ describe('the engine store on Redis Sentinel', () => {
       prefix,
       queuePrefix: `{rrt-${prefix}}`,
       targets: targets(),
+      runbooksDir: MEMORY_DIR,
     });
   });
 
@@ -143,6 +148,7 @@ describe('the engine store on Redis Cluster', () => {
       prefix,
       queuePrefix: `{rrt-${prefix}}`,
       targets: targets(),
+      runbooksDir: MEMORY_DIR,
     });
   });
 
