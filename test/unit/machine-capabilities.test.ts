@@ -199,3 +199,17 @@ describe('rehydration: a snapshot written by an older engine restores and finish
     expect(s.state).toBe('resolved');
   });
 });
+
+describe('an alert that resolves before anything was proposed', () => {
+  const rb = compileRunbookText(CAP, 'cap.yaml', deps);
+  it('cancels the incident while diagnosing or planning; nothing was changed', () => {
+    const s = start(rb);
+    const c = next(s, rb, { type: 'alert.resolved', at: T0, fingerprint: 'f' });
+    expect(c.state).toBe('cancelled');
+    expect(c.context.outcome).toBe('alert resolved before any change; nothing was changed');
+    let p = next(s, rb, { type: 'effect.done', seq: 1, at: T0, result: { kind: 'diagnose', findings: capFindings('10000') } });
+    expect(p.state).toBe('planning');
+    p = next(p, rb, { type: 'alert.resolved', at: T0, fingerprint: 'f' });
+    expect(p.state).toBe('cancelled');
+  });
+});

@@ -216,6 +216,13 @@ export function compileMachine(def: RunbookDef, opts: CompileOptions): CompiledM
       diagnosing: {
         entry: issue((c) => ({ kind: 'diagnose', seq: c.seq })),
         on: {
+          'alert.resolved': {
+            target: '#rb.cancelled',
+            actions: [
+              note(() => ({ kind: 'approval.cancelled', summary: 'the alert resolved before anything was proposed; nothing was changed' })),
+              setOutcome(() => 'alert resolved before any change; nothing was changed'),
+            ],
+          },
           'effect.done': {
             guard: awaited,
             target: 'deciding',
@@ -417,6 +424,13 @@ function remediationState(
       planning: {
         entry: issue((c) => ({ kind: 'plan', seq: c.seq, remediation: remId, key: c.current?.key ?? '' })),
         on: {
+          'alert.resolved': {
+            target: '#rb.cancelled',
+            actions: [
+              note(() => ({ kind: 'approval.cancelled', summary: 'the alert resolved before anything was proposed; nothing was changed' })),
+              setOutcome(() => 'alert resolved before any change; nothing was changed'),
+            ],
+          },
           'effect.done': [
             {
               guard: (a: Args) => awaited(a) && commandsOf(a.event).length === 0,
@@ -707,6 +721,13 @@ function offeringState(def: RunbookDef, offered: string[], opts: CompileOptions)
       planning: {
         entry: issue((c) => ({ kind: 'plan', seq: c.seq, remediation: c.current?.remediation ?? '', key: c.current?.key ?? '', options: (c.current?.options ?? []).map((o) => o.remediation) })),
         on: {
+          'alert.resolved': {
+            target: '#rb.cancelled',
+            actions: [
+              note(() => ({ kind: 'approval.cancelled', summary: 'the alert resolved before anything was proposed; nothing was changed' })),
+              setOutcome(() => 'alert resolved before any change; nothing was changed'),
+            ],
+          },
           'effect.done': [
             {
               // Options whose plan came out empty have nothing to do: drop them.
