@@ -7,6 +7,7 @@
  *   §2 alert → first diagnostic recorded (bench/first-diagnostic.ts)
  *   §3 engine overhead per step, events/s by one worker (bench/step-overhead.ts)
  *   §4 incidents waiting for approval: heap and store bytes (bench/waiting-incidents.ts)
+ *   §5 key census vs redis-cli --bigkeys / --memkeys on 1M keys (bench/census.ts)
  *
  * The bench starts its own redis-server processes on free loopback ports (a store per section and
  * one target) and stops them at the end. It re-executes itself once with NODE_OPTIONS=--expose-gc
@@ -21,6 +22,7 @@ import { startRedis } from '../test/helpers/redis-server.js';
 import type { RedisProcess } from '../test/helpers/redis-server.js';
 import { benchFirstDiagnostic } from './first-diagnostic.js';
 import { benchIngest } from './ingest.js';
+import { benchCensus } from './census.js';
 import { formatTable, progress, row } from './stats.js';
 import type { Row } from './stats.js';
 import { benchSteps } from './step-overhead.js';
@@ -28,11 +30,12 @@ import { benchWaiting } from './waiting-incidents.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
 /** BENCH_ONLY=1,2 runs some sections (§3 needs §4). */
-const ONLY = new Set((process.env['BENCH_ONLY'] ?? '1,2,3,4').split(',').map((x) => x.trim()));
+const ONLY = new Set((process.env['BENCH_ONLY'] ?? '1,2,3,4,5').split(',').map((x) => x.trim()));
 const SIZES = {
   ingest: { alerts: QUICK ? 3000 : 10_000, alertsBatch1: QUICK ? 2000 : 5000, splitAlerts: QUICK ? 1500 : 3000, rounds: 3, concurrency: 8, warmup: QUICK ? 500 : 2000 },
   firstDiagnostic: { alerts: QUICK ? 100 : 200, spacingMs: 20, concurrency: 4 },
   waiting: { incidents: QUICK ? 1000 : 10_000, budgetMs: QUICK ? 30_000 : 120_000, concurrency: 8 },
+  census: { keys: QUICK ? 300_000 : 1_000_000 },
   steps: { iterations: QUICK ? 2000 : 5000, events: QUICK ? 500 : 2000, concurrency: 8 },
 };
 
@@ -41,6 +44,7 @@ const SECTION_TITLES: Record<string, string> = {
   '2': 'alert → first diagnostic recorded',
   '3': 'engine overhead per step; events/s by one worker',
   '4': 'incidents waiting for approval',
+  '5': 'key census vs redis-cli --bigkeys/--memkeys',
 };
 
 function redisVersion(): string {
@@ -113,6 +117,13 @@ async function main(): Promise<void> {
       raw['steps'] = r.raw;
     });
     if (waiting) await waiting.app.close();
+
+    await section('5', async () => {
+      const r = await benchCensus(SIZES.census);
+      rows.push(...r.rows);
+      details.push(...r.details);
+      raw['census'] = r.raw;
+    });
   } finally {
     for (const s of servers.reverse()) await s.stop().catch(() => undefined);
   }
@@ -122,7 +133,7 @@ async function main(): Promise<void> {
   const env = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, redis: redisVersion(), quick: QUICK, sections: [...ONLY], loadavg1mBefore: loadBefore, loadavg1mAfter: loadavg()[0] ?? 0 };
   const failed = rows.filter((r) => r.pass === false).length;
   const judged = rows.filter((r) => r.pass !== null).length;
-  let out = `\nredis-runbooks bench — ${new Date(started).toISOString()} — ${env.cpus} × ${env.cpuModel}, node ${env.node}, ${env.redis.split(' ').slice(0, 3).join(' ')}${QUICK ? ' — QUICK sizes' : ''}${ONLY.size < 4 ? ` — sections ${[...ONLY].join(',')} only` : ''}\n`;
+  let out = `\nredis-runbooks bench — ${new Date(started).toISOString()} — ${env.cpus} × ${env.cpuModel}, node ${env.node}, ${env.redis.split(' ').slice(0, 3).join(' ')}${QUICK ? ' — QUICK sizes' : ''}${ONLY.size < 5 ? ` — sections ${[...ONLY].join(',')} only` : ''}\n`;
   out += `1-min load average ${env.loadavg1mBefore.toFixed(2)} before, ${env.loadavg1mAfter.toFixed(2)} after (other processes on this machine add noise).\n`;
   out += `ratio = value ÷ baseline (both measured in this run). Sections: ${Object.entries(SECTION_TITLES).map(([k, v]) => `§${k} ${v}`).join('; ')}.\n\n`;
   out += formatTable(rows);

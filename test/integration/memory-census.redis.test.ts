@@ -90,6 +90,16 @@ describe('redis.key-census', () => {
     expect(r.load.busyShare).toBeGreaterThan(0);
   });
 
+  it('keeps the node\'s main thread under the load budget by pausing between batches', async () => {
+    const free = await keyCensus.run(keyCensus.input.parse({ maxBusy: 1, accessSample: 0 }), ctx());
+    const r = await keyCensus.run(keyCensus.input.parse({ maxBusy: 0.1, accessSample: 0 }), ctx());
+    expect(r.complete).toBe(true);
+    expect(r.load.pauses).toBeGreaterThan(0);
+    expect(r.load.busyShare).toBeLessThan(0.15); // over the whole census; bursts show in peakBusyShare
+    expect(r.elapsedMs).toBeGreaterThan(free.elapsedMs);
+    expect(free.load.pauses).toBe(0);
+  });
+
   it('groups families by separator and depth, ids collapsed to *', async () => {
     const d2 = await keyCensus.run(keyCensus.input.parse({ depth: 2, accessSample: 0 }), ctx());
     const names2 = d2.families.map((f) => f.family);

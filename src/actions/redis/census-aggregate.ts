@@ -33,6 +33,16 @@ export function isIdSegment(seg: string): boolean {
   return seg.length > 0 && (NUMBERISH.test(seg) || UUID.test(seg) || HEX_ID.test(seg) || MIXED_ID.test(seg));
 }
 
+/** Name segments seen (not ids): most keys share a few, so the regexes run once per name. */
+const NAME_SEGMENTS = new Set<string>();
+
+function segmentGlob(seg: string): string {
+  if (NAME_SEGMENTS.has(seg)) return globEscape(seg);
+  if (isIdSegment(seg)) return '*';
+  if (NAME_SEGMENTS.size < 100_000) NAME_SEGMENTS.add(seg);
+  return globEscape(seg);
+}
+
 /** Escapes Redis glob metacharacters (`* ? [ ] \`) so a literal text matches only itself. */
 export function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
@@ -45,7 +55,7 @@ export function globEscape(text: string): string {
  */
 export function familyOf(key: string, opts: FamilyOptions): string {
   const parts = opts.separator === '' ? [key] : key.split(opts.separator);
-  const kept = parts.slice(0, Math.max(1, opts.depth)).map((p) => (isIdSegment(p) ? '*' : globEscape(p)));
+  const kept = parts.slice(0, Math.max(1, opts.depth)).map(segmentGlob);
   let fam = kept.join(opts.separator);
   if (parts.length > kept.length) fam += `${opts.separator}*`;
   // `a:*:*` is `a:*` as a glob (`*` crosses separators): keep the shorter, equivalent name.

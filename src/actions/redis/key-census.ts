@@ -80,6 +80,9 @@ export interface KeyCensusResult extends Omit<CensusReport, 'families'> {
   load: { mode: 'lua' | 'pipeline'; maxBusy: number; busyShare: number; peakBusyShare: number; pauses: number; pausedMs: number; batches: number };
 }
 
+/** Load-measuring window (INFO cpu read at most this often). */
+const WINDOW_MS = 200;
+
 const SIZE_CMD: Partial<Record<KeyType, string>> = { string: 'STRLEN', list: 'LLEN', set: 'SCARD', zset: 'ZCARD', hash: 'HLEN', stream: 'XLEN' };
 
 function keyType(reply: unknown): KeyType {
@@ -149,7 +152,7 @@ export const keyCensus: ActionDefinition<KeyCensusInput, KeyCensusResult> = {
     'load.mode': 'lua (one read-only script call per SCAN batch) or pipeline (TYPE+PTTL, then sizes)',
     'load.maxBusy': 'the busy share allowed',
     'load.busyShare': 'main-thread CPU / wall time of the node over the census',
-    'load.peakBusyShare': 'highest busy share of one measuring window (~250 ms)',
+    'load.peakBusyShare': 'highest busy share of one measuring window (~200 ms; windows under 100 ms not counted)',
     'load.pauses': 'pauses taken between batches',
     'load.pausedMs': 'total pause time',
     'load.batches': 'SCAN batches',
@@ -172,6 +175,7 @@ export const keyCensus: ActionDefinition<KeyCensusInput, KeyCensusResult> = {
     let winCpu = cpu0;
     let peak = 0;
     let pauseMs = 0;
+    let winBatches = 0;
     let pauses = 0;
     let pausedMs = 0;
     let batches = 0;
@@ -198,14 +202,20 @@ export const keyCensus: ActionDefinition<KeyCensusInput, KeyCensusResult> = {
       }
       if (keys.length > 0) mode = await censusBatch(conn, keys, agg, inp.samples, mode).catch((e: unknown) => fail(e, mode === 'lua' ? 'EVAL (census)' : 'TYPE/PTTL/size'));
       if (stoppedBy !== 'done' || cursor === '0') break;
-      if (ctx.now() - winStart >= 250) {
+      winBatches++;
+      // the first window closes after the first batch, so the pause is sized before the budget is crossed
+      if (batches === 1 || ctx.now() - winStart >= WINDOW_MS) {
+        // busy share of the window; the pause per batch that brings it to 80% of the budget (margin for bursts)
         const c = await mainCpu(ctx);
-        const share = (c - winCpu) / ((ctx.now() - winStart) / 1000);
-        peak = Math.max(peak, share);
-        if (share > inp.maxBusy) pauseMs = Math.min(1000, Math.max(pauseMs * 2, 2));
-        else if (share < inp.maxBusy * 0.7) pauseMs = pauseMs < 2 ? 0 : pauseMs / 2;
+        const wall = (ctx.now() - winStart) / 1000;
+        const cpu = c - winCpu;
+        if (wall >= WINDOW_MS / 2000) peak = Math.max(peak, cpu / wall); // shorter windows are too coarse to judge
+        const extraMs = ((cpu / (inp.maxBusy * 0.8) - wall) * 1000) / winBatches;
+        pauseMs = Math.min(1000, Math.max(0, pauseMs + extraMs));
+        if (pauseMs < 0.5) pauseMs = 0;
         winStart = ctx.now();
         winCpu = c;
+        winBatches = 0;
       }
       if (pauseMs > 0) {
         pauses++;
@@ -309,15 +319,13 @@ local out = {}
 for i, k in ipairs(KEYS) do
   local t = redis.call('TYPE', k).ok
   local cmd = size[t]
-  out[#out + 1] = t
-  out[#out + 1] = redis.call('PTTL', k)
-  out[#out + 1] = cmd and redis.call(cmd, k) or 0
+  out[i] = t .. ' ' .. redis.call('PTTL', k) .. ' ' .. (cmd and redis.call(cmd, k) or 0)
 end
 for j = 2, #ARGV do
   local b = redis.call('MEMORY', 'USAGE', KEYS[tonumber(ARGV[j])], 'SAMPLES', ARGV[1])
-  out[#out + 1] = b or -1
+  out[#out + 1] = tostring(b or -1)
 end
-return out`;
+return table.concat(out, '\\n')`;
 
 interface Row {
   name: string;
@@ -340,16 +348,18 @@ async function censusBatchLua(conn: Redis, keys: Buffer[], rows: Row[], samples:
     if (/NOPERM|unknown command|NOSCRIPT|not allowed|disabled/i.test(err instanceof Error ? err.message : String(err))) return false;
     throw err;
   }
-  const a = Array.isArray(reply) ? reply : [];
+  // one bulk string: "<type> <pttl> <size>" per key, then the MEMORY USAGE values, newline-separated
+  const lines = (typeof reply === 'string' ? reply : Buffer.isBuffer(reply) ? reply.toString() : '').split('\n');
   rows.forEach((r, i) => {
-    r.type = keyType(a[3 * i]);
-    r.ttl = asNum(a[3 * i + 1]) ?? -2;
-    r.size = asNum(a[3 * i + 2]) ?? 0;
+    const [t, ttl, size] = (lines[i] ?? '').split(' ');
+    r.type = keyType(t);
+    r.ttl = asNum(ttl) ?? -2;
+    r.size = asNum(size) ?? 0;
   });
-  let j = 3 * rows.length;
+  let j = rows.length;
   for (const r of rows) {
     if (!r.measure) continue;
-    const b = asNum(a[j++]);
+    const b = asNum(lines[j++]);
     if (b !== null && b >= 0) r.bytes = b;
   }
   return true;
