@@ -66,7 +66,7 @@ export const sentinelFailover: ActionDefinition<SentinelFailoverInput, SentinelF
   input,
   timeoutMs: 70_000,
   output: {
-    outcomes: 'the SENTINEL FAILOVER sent: node (the Sentinel), argv, ok, reply (OK) or error (NOGOODSLAVE, INPROG)',
+    outcomes: 'the SENTINEL FAILOVER sent: node (the Sentinel), argv, ok, reply (OK, or INPROG when Sentinel is already failing over) or error (NOGOODSLAVE after retryMs)',
     complete: 'a Sentinel answered OK',
     retries: 'NOGOODSLAVE answers retried before the final one',
     dryRun: 'true when nothing was sent (dry run)',
@@ -86,6 +86,11 @@ export const sentinelFailover: ActionDefinition<SentinelFailoverInput, SentinelF
           break;
         } catch (err) {
           const e = classifyError(err);
+          if (/INPROG/.test(e.message)) {
+            // Sentinel is already failing over (its own attempt, now that a replica is eligible): the verification judges it.
+            outcomes.push({ ...cmd, ok: true, reply: e.message.replace(/^.*?(INPROG)/, '$1') });
+            break;
+          }
           if (/NOGOODSLAVE/.test(e.message) && ctx.now() < deadline && !ctx.signal.aborted) {
             retries++;
             await sleep(1000);
