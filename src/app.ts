@@ -8,7 +8,8 @@ import { actions } from './actions/registry.js';
 import { NODE_SELECTORS } from './actions/redis/topology.js';
 import type { ActionDefinition } from './actions/types.js';
 import type { AppConfig, StoreConfig } from './config-types.js';
-import { RunbookError } from './errors.js';
+import { configProblem } from './config.js';
+import { ConfigError, RunbookError, RunbooksError } from './errors.js';
 import { RunbookCatalog } from './engine/catalog.js';
 import { Engine } from './engine/engine.js';
 import { makeKeys } from './engine/keys.js';
@@ -17,7 +18,7 @@ import { RefusalLimiter } from './engine/refusal-limit.js';
 import { createMetrics } from './engine/metrics.js';
 import { storeMetricsSource } from './engine/metrics-source.js';
 import type { Metrics } from './engine/metrics.js';
-import { createQueue } from './engine/queue.js';
+import { QUEUE_NAME, createQueue } from './engine/queue.js';
 import type { JobData } from './engine/queue.js';
 import { loadRunbookDir } from './engine/runbook/load.js';
 import type { LoadDeps } from './engine/runbook/load.js';
@@ -81,10 +82,10 @@ export function createLogger(config: AppConfig): Logger {
   });
 }
 
-async function waitReady(c: StoreClient, what: string): Promise<void> {
+async function waitReady(c: StoreClient): Promise<void> {
   if (c.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what}: store not reachable within 10 s`)), 10_000);
+    const t = setTimeout(() => reject(new Error(`not reachable within ${STORE_READY_MS / 1000} s`)), STORE_READY_MS);
     c.once('ready', () => {
       clearTimeout(t);
       resolve();
@@ -92,30 +93,79 @@ async function waitReady(c: StoreClient, what: string): Promise<void> {
   });
 }
 
+/** How long start-up waits for the store before giving up (and the process exits non-zero). */
+const STORE_READY_MS = 10_000;
+
+/** The configured store, for messages: its kind and where it is (never credentials). */
+function storeKind(s: StoreConfig, embedded: boolean): string {
+  return embedded ? 'embedded' : s.mode;
+}
+
+/**
+ * Issue 12 #2: references the config makes to runbooks (routes, schedules) must exist; else the
+ * process refuses to start, naming the file, line and path.
+ */
+export function checkReferences(config: AppConfig, catalog: RunbookCatalog): void {
+  const known = catalog.names();
+  const problems: string[] = [];
+  const unknown = (path: (string | number)[], name: string): void => {
+    problems.push(configProblem(config, path, `unknown runbook '${name}' (known: ${known.join(', ') || 'none'})`).message);
+  };
+  config.routes.forEach((r, i) => {
+    if (!catalog.get(r.runbook)) unknown(['routes', i, 'runbook'], r.runbook);
+  });
+  config.schedules.forEach((s, i) => {
+    if (!catalog.get(s.runbook)) unknown(['schedules', i, 'runbook'], s.runbook);
+  });
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+}
+
 export async function createApp(config: AppConfig, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger(config);
   const catalog = loadCatalog(config);
+  checkReferences(config, catalog);
+  // Issue 12 #2/#6: whatever start-up got to is stopped again when a later step fails.
+  const undo: (() => Promise<unknown> | void)[] = [];
+  try {
+    return await build(config, opts, log, catalog, undo);
+  } catch (err) {
+    for (const fn of undo.reverse()) await Promise.resolve(fn()).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: RunbookCatalog, undo: (() => Promise<unknown> | void)[]): Promise<App> {
   let embedded: EmbeddedStore | undefined;
   let store = config.store;
   if (!store) {
     embedded = await startEmbeddedStore(config.embedded);
+    const owned = embedded;
+    undo.push(() => owned.stop());
     store = { mode: 'url', url: embedded.url };
     log.info({ port: embedded.port, dataDir: config.embedded.dataDir, reused: !embedded.owned }, 'embedded store');
   }
   const redis = connectStore(store, 'door');
+  undo.push(() => redis.disconnect());
   redis.on('error', (e: Error) => log.warn({ err: e.message }, 'store connection error'));
-  await waitReady(redis, 'store');
+  const unreachable = (e: unknown): never => {
+    const why = e instanceof Error ? e.message : String(e);
+    throw config.store ? configProblem(config, ['store'], `${storeKind(store, false)} store ${why}`) : new RunbooksError('store_unavailable', `embedded store ${why}`);
+  };
+  await waitReady(redis).catch(unreachable);
   // The queue gets its own connection: BullMQ loads its scripts into the client it is given, and
   // every pipeline on that client then carries them (10x slower pipelines for the engine).
   const queueConn = connectStore(store, 'door');
+  undo.push(() => queueConn.disconnect());
   queueConn.on('error', (e: Error) => log.warn({ err: e.message }, 'queue connection error'));
-  await waitReady(queueConn, 'store (queue)');
+  await waitReady(queueConn).catch(unreachable);
   const queue = createQueue(queueConn, config.engine.queuePrefix);
+  undo.push(() => queue.close());
   queue.on('error', (e) => log.warn({ err: e.message }, 'queue error'));
   const keys = makeKeys(config.engine.keyPrefix);
   const metrics = createMetrics();
   metrics.observe(storeMetricsSource({ queue, redis, keys, now: opts.now ?? Date.now }));
   const targets = new TargetRegistry(config.targets);
+  undo.push(() => targets.close());
   const incidentStore = new IncidentStore(redis, keys);
   // The Slack door needs the engine and the engine needs its notifier: forward until both exist.
   let slack: SlackDoor | undefined;
@@ -141,9 +191,15 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
   let worker: WorkerHandle | undefined;
   let workerConn: StoreClient | undefined;
   if (opts.worker) {
-    workerConn = connectStore(store, 'worker');
+    const conn = connectStore(store, 'worker');
+    workerConn = conn;
+    undo.push(() => conn.disconnect());
     workerConn.on('error', (e: Error) => log.warn({ err: e.message }, 'worker store connection error'));
-    worker = startWorker(engine, { connection: workerConn, prefix: config.engine.queuePrefix, concurrency: config.engine.workerConcurrency, log });
+    const handle = startWorker(engine, { connection: workerConn, prefix: config.engine.queuePrefix, concurrency: config.engine.workerConcurrency, log });
+    worker = handle;
+    undo.push(() => handle.close(3000));
+    // Issue 12 #7: one line when a worker starts.
+    log.info({ queue: `${config.engine.queuePrefix}:${QUEUE_NAME}`, concurrency: config.engine.workerConcurrency, store: storeKind(store, embedded !== undefined) }, 'worker started');
     const n = await engine.recover();
     if (n > 0) log.info({ redispatched: n }, 'recovered open incidents');
   }
@@ -163,11 +219,16 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
       refusals: new RefusalLimiter(redis, keys),
       ...(slack?.extraRoutes ? { extraRoutes: slack.extraRoutes } : {}),
     });
+    undo.push(() => door.close());
     const { port } = await door.listen(config.http.port, config.http.host);
     http = { door, port, url: `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}` };
     log.info({ url: http.url }, 'http listening');
   }
-  if (slack && (opts.http || opts.worker)) await slack.start();
+  if (slack && (opts.http || opts.worker)) {
+    const started = slack;
+    undo.push(() => started.stop());
+    await slack.start();
+  }
   let closed = false;
   return {
     config,

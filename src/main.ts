@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createApp, loadDeps } from './app.js';
 import type { App } from './app.js';
+import { Cleanup } from './cli/cleanup.js';
 import { formatIncidents, formatPending, formatTimeline } from './cli/format.js';
 import { waitForStop } from './cli/wait.js';
 import { envOverrides, loadConfig } from './config.js';
@@ -41,14 +42,42 @@ function config(path: string | undefined): AppConfig {
   return cfg;
 }
 
-async function untilSignal(app: App): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+/**
+ * Issue 12 #6: everything a command starts is registered here and stopped on every exit path:
+ * normal return, a fatal error, and SIGINT/SIGTERM.
+ */
+const cleanup = new Cleanup();
+/** Set by long-running commands (start, worker): the first signal asks them to shut down gracefully. */
+let graceful: ((sig: NodeJS.Signals) => void) | undefined;
+let signals = 0;
+
+function onSignal(sig: NodeJS.Signals): void {
+  signals++;
+  if (graceful && signals === 1) {
+    graceful(sig);
+    return;
+  }
+  // Interrupted (or a second signal): stop what was started, then exit 128+n.
+  void cleanup.run().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+/** Start the app for a command; it is closed on every exit path. */
+function startApp(cfg: AppConfig, opts: Parameters<typeof createApp>[1]): Promise<App> {
+  return cleanup.starting(createApp(cfg, opts), (app) => app.close());
+}
+
+/** Serve until SIGINT/SIGTERM (also one that arrived while starting), then close: exit 0. */
+async function serve(cfg: AppConfig, opts: Parameters<typeof createApp>[1]): Promise<number> {
+  const stop = new Promise<NodeJS.Signals>((resolve) => {
+    graceful = resolve;
   });
-  app.log.info('shutting down');
-  await app.close();
+  const app = await startApp(cfg, opts);
+  const sig = await stop;
+  app.log.info({ signal: sig }, 'shutting down');
+  await cleanup.run();
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -75,16 +104,10 @@ async function main(argv: string[]): Promise<number> {
     return cmd ? 0 : 2;
   }
   switch (cmd) {
-    case 'start': {
-      const app = await createApp(config(o.config), { http: true, worker: true, schedules: true });
-      await untilSignal(app);
-      return 0;
-    }
-    case 'worker': {
-      const app = await createApp(config(o.config), { worker: true });
-      await untilSignal(app);
-      return 0;
-    }
+    case 'start':
+      return serve(config(o.config), { http: true, worker: true, schedules: true });
+    case 'worker':
+      return serve(config(o.config), { worker: true });
     case 'lint': {
       const cfg = config(o.config);
       const dir = sub ?? cfg.runbooksDir;
@@ -104,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
         out('usage: redis-runbooks run <runbook> --target T [--dry-run]');
         return 2;
       }
-      const app = await createApp(config(o.config), { worker: true });
+      const app = await startApp(config(o.config), { worker: true });
       try {
         const { incidentId } = await app.engine.run(sub, o.target, { dryRun: o['dry-run'] ?? false, by: o.by ?? process.env['USER'] ?? 'cli' });
         out(`incident ${incidentId} opened`);
@@ -113,21 +136,21 @@ async function main(argv: string[]): Promise<number> {
         if (inc?.state === 'awaiting_approval') out(`\n${formatPending(inc)}\napprove with: redis-runbooks incidents approve ${incidentId} --by <you>`);
         else out(`\nincident ${incidentId}: ${inc?.state ?? 'unknown'} — ${inc?.outcome ?? ''}`);
       } finally {
-        await app.close();
+        await cleanup.run();
       }
       return 0;
     }
     case 'incidents': {
-      const app = await createApp(config(o.config), {});
+      const app = await startApp(config(o.config), {});
       try {
         return await incidents(app, sub, arg, o);
       } finally {
-        await app.close();
+        await cleanup.run();
       }
     }
     case 'demo': {
       const { runDemo } = await import('./cli/demo.js');
-      return runDemo({ yes: o.yes ?? false });
+      return runDemo({ yes: o.yes ?? false, cleanup });
     }
     default:
       out(`unknown command '${cmd}'\n${USAGE}`);
@@ -186,12 +209,16 @@ function notFound(id: string): number {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => {
+  async (code) => {
+    await cleanup.run();
     process.exitCode = code;
   },
-  (err: unknown) => {
+  async (err: unknown) => {
+    // Issue 12 #2: a fatal error (bad config, unreachable store, a bad schedule or route) is
+    // printed once, what was started is stopped, and the process exits non-zero at once, so a
+    // supervisor restarts it instead of it staying up serving nothing.
     const msg = err instanceof RunbooksError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`redis-runbooks: ${msg}\n`);
-    process.exitCode = 1;
+    await cleanup.run();
+    process.stderr.write(`redis-runbooks: ${msg}\n`, () => process.exit(1));
   },
 );

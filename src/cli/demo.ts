@@ -14,6 +14,7 @@ import { createApp } from '../app.js';
 import { parseConfig } from '../config.js';
 import { freePort, spawnRedisServer } from '../util/redis-server.js';
 import { renderPostmortem } from '../engine/postmortem.js';
+import type { Cleanup } from './cleanup.js';
 import { formatPending, formatTimeline } from './format.js';
 import { waitForStop } from './wait.js';
 
@@ -23,15 +24,25 @@ function say(s: string): void {
   process.stdout.write(`${s}\n`);
 }
 
-export async function runDemo(opts: { yes: boolean }): Promise<number> {
+/**
+ * Run the demo. Everything it starts (the throwaway Redis, the app with its embedded store, the
+ * temp dir) is registered on `cleanup` as soon as it starts, so the caller can stop it all on a
+ * signal too (issue 12 #6); a normal end runs the same cleanup.
+ */
+export async function runDemo(opts: { yes: boolean; cleanup: Cleanup }): Promise<number> {
+  const { cleanup } = opts;
   const dir = mkdtempSync(join(tmpdir(), 'redis-runbooks-demo-'));
+  cleanup.add(() => {
+    rmSync(dir, { recursive: true, force: true });
+    say('▶ cleaned up: throwaway Redis, embedded store and temp files removed');
+  });
   const port = await freePort();
   const conf = join(dir, 'redis.conf');
   writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsave ""\nappendonly no\nmaxmemory 64mb\nmaxmemory-policy noeviction\n`);
-  const child = await spawnRedisServer('redis-server', [conf], port);
-  let app: Awaited<ReturnType<typeof createApp>> | undefined;
+  await cleanup.starting(spawnRedisServer('redis-server', [conf], port), (child) => child.stop());
   try {
     const target = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 3 });
+    cleanup.add(() => target.disconnect());
     say(`▶ throwaway Redis on 127.0.0.1:${port}: maxmemory 64 MiB, policy noeviction`);
     // Realistic pressure: a dominant "session:" family without TTLs, some cache keys with TTLs.
     const value = 'x'.repeat(900);
@@ -67,7 +78,7 @@ approvers:
   - { id: demo-operator, roles: [redis.dba-operator] }
 `;
     const config = parseConfig(cfgText, '<demo>', {}, { baseDir: dir });
-    app = await createApp(config, { http: true, worker: true });
+    const app = await cleanup.starting(createApp(config, { http: true, worker: true }), (a) => a.close());
     const url = app.http?.url ?? '';
     const body = {
       version: '4',
@@ -131,9 +142,6 @@ approvers:
     }
     return inc?.state === 'resolved' ? 0 : 1;
   } finally {
-    if (app) await app.close();
-    await child.stop();
-    rmSync(dir, { recursive: true, force: true });
-    say('▶ cleaned up: throwaway Redis, embedded store and temp files removed');
+    await cleanup.run();
   }
 }
