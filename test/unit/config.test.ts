@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { envOverrides, loadConfig, parseConfig, parseEndpoint } from '../../src/config.js';
+import { configProblem, envOverrides, loadConfig, parseConfig, parseEndpoint } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseDuration } from '../../src/util/duration.js';
 
@@ -475,5 +475,49 @@ describe('parseConfig: slack (issue 3)', () => {
       'config.yaml: slack.signingSecret: required',
     ]);
     expect(errorOf(`${TARGETS}slack:\n  botToken: \${SLACK_BOT_TOKEN}\n  signingSecret: s3cr3t-s3cr3t\n  defaultChannel: C0OPS\n`)).toBe('config.yaml: slack.botToken: environment variable SLACK_BOT_TOKEN is not set (line 5)');
+  });
+});
+
+describe('issue 12: start-up problems name the file, line and path', () => {
+  it('issue 12 #7: a YAML syntax error is reported once (the parser\'s follow-up errors are dropped), with its line', () => {
+    const msg = errorOf('http:\n  port: [1, 2\ntargets:\n  a: {\n');
+    expect(msg.split('\n')).toHaveLength(1);
+    expect(msg).toMatch(/^config\.yaml: .*\(line 3, column 1\)$/);
+    // Several duplicate keys stay several problems.
+    expect(errorOf('targets:\n  a:\n    role: cache\n    role: store\nhttp: {}\nhttp: {}\n').split('\n')).toHaveLength(2);
+  });
+
+  it('issue 12 #7: a missing key is reported at the line of its nearest ancestor in the file', () => {
+    const msg = errorOf('\n\nengine: { dryRun: true }\ntargets:\n\n  cache-prod:\n    mode: sentinel\n    endpoints: ["h:1"]\n    role: cache\n');
+    expect(msg).toBe('config.yaml: targets.cache-prod.sentinel: required when mode is sentinel (line 6)');
+  });
+
+  it('issue 12 #2: a schedule naming an unknown target, a bad cron or a bad time zone is a config error naming the schedule', () => {
+    const msg = errorOf(`targets:
+  cache-prod: { endpoints: [h:1], role: cache }
+schedules:
+  - { name: nightly, runbook: r, target: cache-typo, cron: "0 3 * * *" }
+  - { name: hourly, runbook: r, target: cache-prod, cron: "0 61 * * *" }
+  - { name: zoned, runbook: r, target: cache-prod, cron: "0 3 * * *", tz: Mars/Olympus }
+  - { name: constructor-ok, runbook: r, target: constructor, cron: "0 3 * * *" }
+`);
+    expect(msg.split('\n')).toEqual([
+      "config.yaml: schedules[1].cron: schedule 'hourly': invalid cron pattern (Constraint error, got value 61 expected range 0-23) (line 5)",
+      expect.stringMatching(/^config\.yaml: schedules\[2\]\.tz: schedule 'zoned': invalid time zone \(.*\) \(line 6\)$/),
+      "config.yaml: schedules[0].target: schedule 'nightly': unknown target 'cache-typo' (line 4)",
+      "config.yaml: schedules[3].target: schedule 'constructor-ok': unknown target 'constructor' (line 7)",
+    ]);
+  });
+
+  it('issue 12 #2: configProblem names a problem found after loading with its line', () => {
+    const cfg = parse('routes:\n  - match: { alertname: A }\n    runbook: nope\n');
+    expect(configProblem(cfg, ['routes', 0, 'runbook'], "unknown runbook 'nope'").message).toBe("config.yaml: routes[0].runbook: unknown runbook 'nope' (line 3)");
+  });
+
+  it('issue 12 #4: config maps have no prototype, so a name like `constructor` is not found in them', () => {
+    const cfg = parse('targets:\n  cache-prod: { endpoints: [h:1], role: cache }\n');
+    expect(Object.getPrototypeOf(cfg.targets)).toBeNull();
+    expect(cfg.targets['constructor']).toBeUndefined();
+    expect(cfg.targets['toString']).toBeUndefined();
   });
 });
