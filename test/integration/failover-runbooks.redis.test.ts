@@ -198,3 +198,47 @@ describe('redis-failover-happened', () => {
     expect(done.outcome).toMatch(new RegExp(`claiming role:master besides ${now.key.replace(/\./g, '\\.')}: .*${rogue.key.replace(/\./g, '\\.')}`));
   });
 });
+
+describe('redis-failover-missing without any Sentinel', () => {
+  it('no Sentinel answers and the primary is dead: promotion by hand of the highest offset, two approvers, escalated for the human follow-up', async () => {
+    const old = await fleet.primary();
+    const replicas = await fleet.replicas();
+    for (const s of fleet.sentinels) await s.kill();
+    await old.kill();
+    const [first] = replicas;
+    if (!first) throw new Error('replica');
+    const before = await mutatingCalls(fleet);
+    const id = await alert('RedisMissingMaster', first);
+    const waiting = await waitState(app, id, ['awaiting_approval'], 60_000);
+    const p = waiting.pendingApproval;
+    expect(p?.remediation).toBe('manual-promote');
+    expect(p?.risk).toBe('disruptive');
+    expect(p?.approversRequired).toBe(2);
+    const cmds = p?.commands.map((c) => [c.node, c.argv.join(' ')]) ?? [];
+    const best = cmds[0]?.[0] ?? '';
+    const other = replicas.map((r) => r.key).find((k) => k !== best) ?? '';
+    expect(replicas.map((r) => r.key)).toContain(best);
+    expect(cmds).toEqual([
+      [best, 'REPLICAOF NO ONE'],
+      [other, `REPLICAOF ${best.replace(':', ' ')}`],
+    ]);
+    expect(p?.commands[0]?.note).toMatch(new RegExp(`promote ${best.replace(/\./g, '\\.')}: highest offset \\d+ of 2 reachable replica\\(s\\).*old primary .* unreachable and not touched`));
+    expect(notes(await timeline(id))).toContain('0/3 Sentinels answer');
+    expect(await mutatingCalls(fleet)).toEqual(before);
+
+    await approve(id, 'bob');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await app.engine.getIncident(id))?.state).toBe('awaiting_approval'); // one of two
+    expect(await mutatingCalls(fleet)).toEqual(before);
+    await approve(id, 'carol');
+    const done = await finish(id);
+    expect(done.state).toBe('escalated');
+    expect((await timeline(id)).map((e) => e.kind)).toContain('verification.passed');
+    const b = fleet.node(best);
+    expect(String(await b.call('INFO', 'replication'))).toMatch(/role:master/);
+    const o = String(await fleet.node(other).call('INFO', 'replication'));
+    expect(o).toMatch(new RegExp(`master_port:${b.port}\\b`));
+    await until(async () => /master_link_status:up/.test(String(await fleet.node(other).call('INFO', 'replication'))), 10_000, 'the other replica to link');
+    expect(await fleet.dbsize(b)).toBe(KEYS);
+  });
+});

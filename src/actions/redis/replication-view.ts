@@ -91,6 +91,8 @@ export interface ReplicationViewResult {
   tooSmall: string[];
   syncing: string[];
   unreachable: string[];
+  /** Reachable nodes that say role:master (more than one: split brain). */
+  masters: string[];
   syncLoop: boolean;
   maxGapBytes: number;
   keysPrimary: number | null;
@@ -253,6 +255,7 @@ export async function replicationView(inp: ReplicationViewInput, ctx: ActionCont
     tooSmall,
     syncing,
     unreachable,
+    masters: keys.filter((k) => nodes[k]?.reachable === true && nodes[k]?.role === 'primary'),
     syncLoop,
     maxGapBytes,
     keysPrimary: primaryReachable ? (pv?.keys ?? null) : null,
@@ -283,6 +286,7 @@ export const replicationViewAction: ActionDefinition<ReplicationViewInput, Repli
     tooSmall: 'replicas whose maxmemory is below the primary used memory',
     syncing: 'replicas in a sync (master_sync_in_progress, or not online in the primary listing)',
     unreachable: 'data nodes that did not answer',
+    masters: 'reachable data nodes that say role:master (more than one: split brain)',
     syncLoop: 'full syncs repeat: sync_full grew by ≥ 2 in the window, or by 1 with a replica client holding ≥ half the hard output-buffer limit',
     maxGapBytes: 'largest offset gap among replicas, bytes',
     keysPrimary: 'keys on the primary (INFO keyspace), null when unreachable',

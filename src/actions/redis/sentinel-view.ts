@@ -155,8 +155,12 @@ export async function sentinelView(ctx: ActionContext): Promise<SentinelViewResu
       primaryError = classifyError(err);
     }
   }
+  // The replicas Sentinel lists; with no Sentinel answering, every configured data node.
+  const candidates: SentinelReplicaView[] =
+    src?.replicas ??
+    ctx.target.endpoints.map((e) => ({ node: nodeKey(e), runid: '', flags: ['slave'], down: false, disconnected: false, priority: 100, offset: 0, linkStatus: '', linkDownTimeMs: 0, master: '', lastOkPingReplyMs: null, infoRefreshMs: null, roleReported: null }));
   const replicas: ReplicaAssessment[] = await Promise.all(
-    (src?.replicas ?? []).map(async (r) => {
+    candidates.map(async (r) => {
       const own: ReplicaAssessment['own'] = { reachable: false };
       try {
         const info = await readInfo(ctx, ref(r.node), 'replication', 'persistence', 'keyspace');
@@ -165,14 +169,18 @@ export async function sentinelView(ctx: ActionContext): Promise<SentinelViewResu
       } catch (err) {
         own.error = classifyError(err);
       }
-      const master = src?.master ?? { sDown: false, sDownTimeMs: null, downAfterMs: 0 };
-      return { node: r.node, priority: r.priority, offset: r.offset, flags: r.flags, linkDownTimeMs: r.linkDownTimeMs, ineligible: ineligibility(r, master), own };
+      if (!src?.master) {
+        // No Sentinel answers: judge the node by what it says itself.
+        const why = own.reachable ? (own.role === 'replica' ? ['no Sentinel answers'] : [`role ${own.role ?? '?'}`]) : ['unreachable'];
+        return { node: r.node, priority: own.priority ?? r.priority, offset: own.offset ?? r.offset, flags: own.role === 'primary' ? ['master'] : r.flags, linkDownTimeMs: 0, ineligible: why, own };
+      }
+      return { node: r.node, priority: r.priority, offset: r.offset, flags: r.flags, linkDownTimeMs: r.linkDownTimeMs, ineligible: ineligibility(r, src.master), own };
     }),
   );
   const eligibleViews = src?.master ? rankEligible(src.replicas ?? [], src.master) : [];
   const eligible = eligibleViews.map((r) => r.node);
   const priorityZero = replicas.filter((r) => r.own.reachable && r.ineligible.length === 1 && r.ineligible[0] === 'replica-priority 0').map((r) => r.node);
-  const reachableReplicas = replicas.filter((r) => r.own.reachable && !r.flags.includes('s_down')).sort((a, b) => (b.own.offset ?? b.offset) - (a.own.offset ?? a.offset) || a.node.localeCompare(b.node));
+  const reachableReplicas = replicas.filter((r) => r.own.reachable && r.own.role === 'replica' && !r.flags.includes('s_down')).sort((a, b) => (b.own.offset ?? b.offset) - (a.own.offset ?? a.offset) || a.node.localeCompare(b.node));
   const best = eligible[0] ?? reachableReplicas[0]?.node ?? null;
   const bestView = replicas.find((r) => r.node === best);
   const bestReason = best
