@@ -2,7 +2,7 @@
  * Alertmanager webhook v4 body: validation errors name the JSON path; alerts map to AlertInput.
  */
 import { describe, expect, it } from 'vitest';
-import { fingerprintLabels, formatPath, MAX_ALERTS_PER_BODY, parseWebhook } from '../../src/triggers/alertmanager/payload.js';
+import { fingerprintLabels, formatPath, LIMITS, MAX_ALERTS_PER_BODY, parseWebhook } from '../../src/triggers/alertmanager/payload.js';
 
 /** A notification as Alertmanager 0.27+ sends it (nanosecond timestamps, routeLabels from 0.34). */
 function realisticBody(): Record<string, unknown> & { alerts: Record<string, unknown>[] } {
@@ -143,5 +143,59 @@ describe('formatPath', () => {
     expect(formatPath(['alerts', 3, 'labels', 'alertname'])).toBe('alerts[3].labels.alertname');
     expect(formatPath([])).toBe('body');
     expect(formatPath(['labels', 'a b'])).toBe('labels["a b"]');
+  });
+});
+
+describe('issue 12 #5: what an alert may carry into the store is bounded', () => {
+  function withAlert(patch: (a: Record<string, unknown> & { labels: Record<string, string>; annotations: Record<string, string> }) => void): unknown {
+    const body = realisticBody();
+    const a = body.alerts[0] as Record<string, unknown> & { labels: Record<string, string>; annotations: Record<string, string> };
+    patch(a);
+    return body;
+  }
+  const errorOf = (raw: unknown): string => {
+    const r = parseWebhook(raw);
+    return r.ok ? 'accepted' : r.error;
+  };
+
+  it('label values are counted in UTF-8 bytes, up to 4 KiB', () => {
+    expect(errorOf(withAlert((a) => void (a.labels['team'] = 'é'.repeat(LIMITS.labelValueBytes / 2))))).toBe('accepted');
+    expect(errorOf(withAlert((a) => void (a.labels['team'] = 'é'.repeat(LIMITS.labelValueBytes / 2 + 1))))).toBe('alerts[0].labels.team: label value of 4098 bytes (at most 4096)');
+  });
+
+  it('label names up to 256 bytes, at most 64 labels, generatorURL up to 4 KiB', () => {
+    expect(errorOf(withAlert((a) => void (a.labels['n'.repeat(257)] = 'v')))).toBe(`alerts[0].labels.${'n'.repeat(257)}: label name of 257 bytes (at most 256)`);
+    expect(
+      errorOf(
+        withAlert((a) => {
+          for (let i = Object.keys(a.labels).length; i < LIMITS.labels; i++) a.labels[`l${i}`] = 'v';
+        }),
+      ),
+    ).toBe('accepted');
+    expect(
+      errorOf(
+        withAlert((a) => {
+          for (let i = Object.keys(a.labels).length; i <= LIMITS.labels; i++) a.labels[`l${i}`] = 'v';
+        }),
+      ),
+    ).toBe('alerts[0].labels: 65 labels (at most 64)');
+    expect(errorOf(withAlert((a) => void (a['generatorURL'] = `http://p/${'g'.repeat(LIMITS.urlBytes)}`)))).toBe('alerts[0].generatorURL: longer than 4096 bytes');
+  });
+
+  it('annotations up to 16 KiB in total (names and values)', () => {
+    expect(
+      errorOf(
+        withAlert((a) => {
+          a.annotations = { a: 'x'.repeat(8000), b: 'y'.repeat(8000) };
+        }),
+      ),
+    ).toBe('accepted');
+    expect(
+      errorOf(
+        withAlert((a) => {
+          a.annotations = { a: 'x'.repeat(8000), b: 'y'.repeat(8000), c: 'z'.repeat(400) };
+        }),
+      ),
+    ).toBe('alerts[0].annotations: annotations of 16403 bytes in total (at most 16384)');
   });
 });
