@@ -220,7 +220,10 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
       ...(slack?.extraRoutes ? { extraRoutes: slack.extraRoutes } : {}),
     });
     undo.push(() => door.close());
-    const { port } = await door.listen(config.http.port, config.http.host);
+    const { port } = await door.listen(config.http.port, config.http.host).catch((e: unknown) => {
+      // Issue 12 #2: a port in use (or a host we cannot bind) stops the start, naming the config path.
+      throw configProblem(config, ['http', 'port'], `cannot listen on ${config.http.host}:${config.http.port} (${(e as { code?: string }).code ?? (e as Error).message})`);
+    });
     http = { door, port, url: `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}` };
     log.info({ url: http.url }, 'http listening');
   }
