@@ -104,6 +104,25 @@ describe('redis-replication-stuck', () => {
     expect(kinds).toContain('verification.passed');
   });
 
+  it('a wrong primary repaired meanwhile (as Sentinel does after failover-timeout): the live re-check skips the re-point, nothing sent', async () => {
+    const primary = await fleet.primary();
+    const [victim] = await fleet.replicas();
+    if (!victim) throw new Error('no replica');
+    await fleet.pointAt(victim, '127.0.0.1', 1);
+    const id = await alert('RedisReplicationBroken', victim);
+    const waiting = await waitState(app, id, ['awaiting_approval'], 60_000);
+    expect(waiting.pendingApproval?.remediation).toBe('repoint');
+    await fleet.pointAt(victim, primary.host, primary.port); // the repair Sentinel makes (+fix-slave-config)
+    await until(async () => (await replication(victim))['master_link_status'] === 'up', 10_000, 'the link back up');
+    const before = await mutatingCalls(fleet);
+    const done = await approveAndFinish(id, 'alice');
+    expect(done.state).toBe('resolved');
+    const tl = await timeline(id);
+    expect(tl.some((e) => e.kind === 'precondition.failed' || /skipped/.test(e.summary))).toBe(true);
+    expect(tl.some((e) => e.kind === 'command.executed')).toBe(false);
+    expect(await mutatingCalls(fleet)).toEqual(before);
+  });
+
   it('a replica with wrong replication credentials: masterauth from the target secret, never shown', async () => {
     const primary = await fleet.primary();
     const [, victim] = await fleet.replicas();
