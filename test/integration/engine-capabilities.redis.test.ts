@@ -257,6 +257,15 @@ describe('issue 6: a multi-node plan survives kill -9 after commands', () => {
         const resumed = tl.filter((e) => e.kind === 'note' && /interrupted by a crash; checked on the live target: already in place, not sent again/.test(e.summary));
         expect(resumed.length).toBe(3);
         expect(tl.filter((e) => /resuming after an interruption/.test(e.summary)).length).toBe(3);
+        // Issue 12 #3: another worker resumes in seconds (BullMQ's default stalled check took 60–95 s).
+        const gaps = tl.flatMap((e, k) => {
+          if (!/resuming after an interruption/.test(e.summary)) return [];
+          const before = tl.slice(0, k).reverse().find((x) => x.kind === 'command.executed' || x.kind === 'command.intent');
+          return before ? [Date.parse(e.at) - Date.parse(before.at)] : [];
+        });
+        expect(gaps).toHaveLength(3);
+        for (const g of gaps) expect(g).toBeLessThan(30_000);
+        console.info(`kill -9 → resumed by the next worker after ${gaps.map((g) => (g / 1000).toFixed(1)).join(' s, ')} s (includes starting the next worker process)`);
       } finally {
         await finisher.close();
       }
