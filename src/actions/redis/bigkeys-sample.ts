@@ -111,6 +111,26 @@ export const bigkeysSample: ActionDefinition<BigkeysInput, BigkeysResult> = {
   risk: 'read',
   input,
   timeoutMs: 40_000,
+  output: {
+    node: 'host:port sampled',
+    sampledKeys: 'keys sized with MEMORY USAGE, count',
+    sampledBytes: 'sum of MEMORY USAGE of the sampled keys, bytes',
+    dbKeys: 'DBSIZE of db 0 at the start, count (to judge coverage)',
+    complete: 'true when the SCAN reached its end: every key was seen once',
+    stoppedBy: 'done | key_budget (maxKeys reached) | time_budget (maxMillis reached) | aborted',
+    elapsedMs: 'time the sampling took, milliseconds',
+    'topKeys[]': 'biggest sampled keys, biggest first (at most `top`)',
+    'topKeys[].key': 'key name (UTF-8, cut to 200 characters)',
+    'topKeys[].bytes': 'MEMORY USAGE of the key (SAMPLES 5), bytes',
+    'topPrefixes[]': 'key families by sampled bytes, biggest first (at most `top`)',
+    'topPrefixes[].prefix': 'text before the first `:`; `(none)` for keys without one, `(other)` past 10000 prefixes',
+    'topPrefixes[].keys': 'sampled keys with that prefix, count',
+    'topPrefixes[].bytes': 'their summed MEMORY USAGE, bytes',
+    'topPrefixes[].share': 'their bytes / sampledBytes, ratio 0–1',
+    dominantPrefix: 'the biggest prefix when it holds more than 30% of the sampled bytes, else null',
+    'dominantPrefix.prefix': 'its prefix',
+    'dominantPrefix.share': 'its share of the sampled bytes, ratio 0–1',
+  },
   async run(inp, ctx) {
     const started = ctx.now();
     const dbKeys = Number(await sendCommand(ctx, ctx.node, ['DBSIZE']));

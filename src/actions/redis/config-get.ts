@@ -48,6 +48,9 @@ export const configGet: ActionDefinition<z.infer<typeof input>, ConfigGetResult>
   risk: 'read',
   input,
   timeoutMs: 10_000,
+  output: {
+    '*': 'one field per parameter matched (lower-case name) → its value as Redis answers it (text; memory sizes in bytes, times as configured); secret parameters never appear',
+  },
   async run(inp, ctx) {
     const wanted = inp.parameters.map((p) => p.toLowerCase());
     const asked = wanted.find((p) => SECRET_PARAMETERS.has(p));

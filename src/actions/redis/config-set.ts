@@ -80,6 +80,20 @@ export const configSet: ActionDefinition<ConfigSetInput, ConfigSetResult> = {
   risk: 'write',
   input,
   timeoutMs: 15_000,
+  output: {
+    'outcomes[]': 'each command sent, in plan order (empty in a dry run)',
+    'outcomes[].node': 'host:port it was sent to',
+    'outcomes[].argv': 'the command as sent (secrets as `${secret:<name>}` placeholders)',
+    'outcomes[].note': 'why this command, one line',
+    'outcomes[].ok': 'true when Redis answered without an error',
+    'outcomes[].reply': 'the reply as text (when ok)',
+    'outcomes[].error': 'the error reply or connection error (when not ok)',
+    'outcomes[].step': 'index of the remediation step that planned it (set by the engine)',
+    'outcomes[].origin': 'host:port the step was planned from (set by the engine)',
+    persisted: 'true when CONFIG REWRITE succeeded: the change survives a restart',
+    note: 'why it is not persisted (e.g. "not persisted: no config file"); absent when persisted',
+    dryRun: 'true when nothing was sent (dry run); absent otherwise',
+  },
   async plan(inp, ctx): Promise<PlannedCommand[]> {
     const node = nodeKey(ctx.node);
     return [

@@ -26,6 +26,16 @@ export const infoKeyspace: ActionDefinition<z.infer<typeof input>, InfoKeyspaceR
   risk: 'read',
   input,
   timeoutMs: 10_000,
+  output: {
+    node: 'host:port read',
+    keys: 'keys in all databases, count',
+    expires: 'keys with a TTL in all databases, count',
+    noTtlShare: 'share of keys without a TTL (volatile-* policies cannot evict them), ratio 0–1; 0 when there are no keys',
+    perDb: 'database name (db0, db1, …) → its counts; only databases holding keys',
+    'perDb.*.keys': 'keys in that database, count',
+    'perDb.*.expires': 'keys with a TTL in that database, count',
+    'perDb.*.avgTtl': 'average TTL of its keys that have one, milliseconds (0 when none)',
+  },
   async run(_input, ctx) {
     const info = await readInfo(ctx, ctx.node, 'keyspace');
     const perDb = parseKeyspace(info['keyspace']);

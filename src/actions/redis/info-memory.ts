@@ -44,6 +44,28 @@ export const infoMemory: ActionDefinition<z.infer<typeof input>, InfoMemoryResul
   risk: 'read',
   input,
   timeoutMs: 10_000,
+  output: {
+    node: 'host:port read',
+    role: 'primary | replica | unknown (INFO replication role)',
+    redisVersion: 'redis_version, null when absent',
+    usedMemory: 'used_memory: bytes allocated by Redis for data and overhead',
+    usedMemoryRss: 'used_memory_rss: bytes resident in RAM as the OS sees the process',
+    usedMemoryPeak: 'used_memory_peak: highest used_memory since start, bytes',
+    maxmemory: 'maxmemory limit, bytes (0 = no limit)',
+    usage: 'usedMemory / maxmemory, ratio (1 = at the limit, can exceed 1); null without a limit',
+    evictionUsage: '(usedMemory − memNotCountedForEvict) / maxmemory: the ratio eviction compares; null without a limit',
+    fragmentationRatio: 'mem_fragmentation_ratio: RSS / used, ratio (> 1.5 fragmented, < 1 swapping); null when absent',
+    fragmentationBytes: 'mem_fragmentation_bytes: RSS − used, bytes; null when absent',
+    allocatorFragRatio: 'allocator_frag_ratio: jemalloc external fragmentation, ratio; null when absent',
+    totalSystemMemory: 'total_system_memory: RAM of the host, bytes',
+    memClientsNormal: 'mem_clients_normal: buffers of normal clients, bytes',
+    memClientsSlaves: 'mem_clients_slaves: output buffers of replica links, bytes',
+    memReplicationBacklog: 'mem_replication_backlog: replication backlog, bytes',
+    memAofBuffer: 'mem_aof_buffer: AOF buffers, bytes',
+    memNotCountedForEvict: 'mem_not_counted_for_evict: bytes (replica/AOF buffers) eviction ignores',
+    policy: 'maxmemory_policy, e.g. noeviction, allkeys-lru; null when absent',
+    configFile: 'path of the config file, null when started without one (CONFIG REWRITE then fails)',
+  },
   async run(_input, ctx) {
     const info = await readInfo(ctx, ctx.node, 'memory', 'server', 'replication');
     const mem = info['memory'];

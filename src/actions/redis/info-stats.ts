@@ -33,6 +33,18 @@ export const infoStats: ActionDefinition<z.infer<typeof input>, InfoStatsResult>
   risk: 'read',
   input,
   timeoutMs: 10_000,
+  output: {
+    node: 'host:port read',
+    evictedKeys: 'evicted_keys: keys evicted by maxmemory since start, count',
+    expiredKeys: 'expired_keys: keys removed on TTL expiry since start, count',
+    keyspaceHits: 'keyspace_hits: successful key lookups since start, count',
+    keyspaceMisses: 'keyspace_misses: failed key lookups since start, count',
+    hitRatio: 'hits / (hits + misses), ratio 0–1; null before any lookup',
+    totalEvictionExceededTime: 'total_eviction_exceeded_time: time spent above maxmemory since start, milliseconds',
+    currentEvictionExceededTime: 'current_eviction_exceeded_time: time above maxmemory in the current episode, milliseconds (0 when under)',
+    evictedClients: 'evicted_clients: clients disconnected by maxmemory-clients since start, count',
+    oomErrors: 'errorstat_OOM: commands rejected with OOM since start (or CONFIG RESETSTAT), count; 0 when absent',
+  },
   async run(_input, ctx) {
     const info = await readInfo(ctx, ctx.node, 'stats', 'errorstats');
     const stats = info['stats'];

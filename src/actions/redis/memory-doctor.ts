@@ -31,6 +31,13 @@ export const memoryDoctor: ActionDefinition<z.infer<typeof input>, MemoryDoctorR
   risk: 'read',
   input,
   timeoutMs: 10_000,
+  output: {
+    node: 'host:port read',
+    text: 'the MEMORY DOCTOR report, trimmed to 2048 characters',
+    healthy: 'true when the report names no issue (an empty instance also counts as healthy)',
+    issues: 'issue titles, e.g. "Peak memory", "High allocator fragmentation", "Big replica buffers"',
+    empty: 'true when the doctor declined: the instance is empty or uses very little memory',
+  },
   async run(_input, ctx) {
     const text = replyText(await sendCommand(ctx, ctx.node, ['MEMORY', 'DOCTOR'])).trim();
     const report = parseMemoryDoctor(text);

@@ -24,6 +24,18 @@ export const memoryPurge: ActionDefinition<z.infer<typeof input>, MemoryPurgeRes
   risk: 'write',
   input,
   timeoutMs: 15_000,
+  output: {
+    'outcomes[]': 'each command sent, in plan order (empty in a dry run)',
+    'outcomes[].node': 'host:port it was sent to',
+    'outcomes[].argv': 'the command as sent (secrets as `${secret:<name>}` placeholders)',
+    'outcomes[].note': 'why this command, one line',
+    'outcomes[].ok': 'true when Redis answered without an error',
+    'outcomes[].reply': 'the reply as text (when ok)',
+    'outcomes[].error': 'the error reply or connection error (when not ok)',
+    'outcomes[].step': 'index of the remediation step that planned it (set by the engine)',
+    'outcomes[].origin': 'host:port the step was planned from (set by the engine)',
+    dryRun: 'true when nothing was sent (dry run); absent otherwise',
+  },
   async plan(_input, ctx): Promise<PlannedCommand[]> {
     return [{ node: nodeKey(ctx.node), argv: ['MEMORY', 'PURGE'], note: 'release allocator dirty pages (jemalloc)' }];
   },
