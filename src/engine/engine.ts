@@ -8,6 +8,7 @@ import { StoreUnavailableError } from '../errors.js';
 import type { EffectEnv } from './effects/context.js';
 import { entry } from './effects/context.js';
 import { toSummary } from './incident-view.js';
+import { RefusalLimiter } from './refusal-limit.js';
 import { mayApprove } from './roles.js';
 import type { Effect, MachineContext, MachineEvent } from './machine/types.js';
 import { ALERT_JOB_OPTS, NOTIFY_JOB_OPTS, alertJobId } from './queue.js';
@@ -23,10 +24,13 @@ export type { EngineDeps } from './engine-deps.js';
 export class Engine implements EnginePort {
   private readonly env: EffectEnv;
   private readonly runner: Runner;
+  /** Issue 12 #5: refused attempts recorded per incident are bounded (Slack and CLI here; HTTP counts at its door). */
+  private readonly refusals: RefusalLimiter;
 
   constructor(private readonly d: EngineDeps) {
     this.env = { actions: d.actions, redis: d.redis, store: d.store, keys: d.keys, metrics: d.metrics, log: d.log, now: d.now, lockTtlMs: d.config.engine.lockTtlMs, breaker: d.config.engine.circuitBreaker, ...(d.config.engine.faultInjection?.killAfterCommands !== undefined ? { killAfterCommands: d.config.engine.faultInjection.killAfterCommands } : {}) };
     this.runner = new Runner(d, this.env);
+    this.refusals = new RefusalLimiter(d.redis, d.keys);
     if (d.notifier) {
       d.store.onChange = (id) => {
         this.d.queue.add('notify', { type: 'notify', incidentId: id }, NOTIFY_JOB_OPTS).catch((e: unknown) => this.d.log.warn({ incident: id, err: (e as Error).message }, 'could not enqueue notification'));
@@ -142,7 +146,7 @@ export class Engine implements EnginePort {
         // Someone who may approve none of the options is refused (and it is recorded), not asked to choose.
         const roles = this.rolesOf(by, opts.also);
         if (!pending.options.some((o) => mayApprove(roles, o.role))) {
-          await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not approve any of the ${pending.options.length} options: needs ${[...new Set(pending.options.map((o) => o.role))].join(' or ')}, has ${roles.join(', ') || 'no role'}`), actor: { kind: 'user' as const, id: by, via } });
+          if (via === 'http' || (await this.refusals.admit(id))) await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not approve any of the ${pending.options.length} options: needs ${[...new Set(pending.options.map((o) => o.role))].join(' or ')}, has ${roles.join(', ') || 'no role'}`), actor: { kind: 'user' as const, id: by, via } });
           return { ok: false, code: 'forbidden', message: `${by} lacks role ${pending.options.map((o) => o.role).sort()[0]}` };
         }
         return { ok: false, code: 'option_required', message: `incident ${id} offers ${pending.options.length} options: choose one (${pending.options.map((o) => `${o.option}: ${o.title}`).join('; ')})` };
@@ -161,7 +165,8 @@ export class Engine implements EnginePort {
     const actor = { kind: 'user' as const, id: by, via };
     const roles = this.rolesOf(by, opts.also);
     if (!mayApprove(roles, chosen.role)) {
-      await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not ${grant ? 'approve' : 'reject'} ${chosen.title}: needs ${chosen.role}, has ${roles.join(', ') || 'no role'}`), actor });
+      // The HTTP door already counted this attempt (and answers 429 past the budget).
+      if (via === 'http' || (await this.refusals.admit(id))) await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not ${grant ? 'approve' : 'reject'} ${chosen.title}: needs ${chosen.role}, has ${roles.join(', ') || 'no role'}`), actor });
       return { ok: false, code: 'forbidden', message: `${by} lacks role ${chosen.role}` };
     }
     const optionId = pending.options && opts.option !== undefined ? chosen.remediation : undefined;

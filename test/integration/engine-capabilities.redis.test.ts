@@ -184,6 +184,27 @@ describe('issue 12: the circuit breaker', () => {
   }, 90_000);
 });
 
+describe('issue 12 #5: refused approvals through Slack or the CLI are bounded too', () => {
+  it('a viewer clicking 15 times records at most 10 refusals; the approver still decides', async () => {
+    const prefix = testPrefix();
+    const a = await startTestApp({ storeUrl: store.url, prefix, targets: { cap: { endpoints: nodes().map(addr), role: 'store' } }, runbooksDir: RUNBOOKS, http: false });
+    try {
+      await setAll('10000');
+      const { incidentId: id } = await a.engine.run('cap-slowlog', 'cap', { dryRun: false, by: 'alice' });
+      await waitState(a, id, ['awaiting_approval'], 30_000);
+      for (let k = 0; k < 15; k++) {
+        const r = await a.engine.approve(id, 'victor', k % 2 ? 'slack' : 'cli', { option: 1 });
+        expect(r.ok ? 'ok' : r.code).toBe('forbidden');
+      }
+      const refused = ((await a.engine.getTimeline(id)) ?? []).filter((e) => e.kind === 'approval.refused');
+      expect(refused).toHaveLength(10);
+      expect((await a.engine.approve(id, 'alice', 'cli', { option: 1 })).ok).toBe(true);
+    } finally {
+      await a.close();
+    }
+  }, 60_000);
+});
+
 describe('issue 6: choosing an option from the CLI', () => {
   it('incidents show gives the options; approve without --option is refused; --option 1 runs option 1', async () => {
     const prefix = testPrefix();
