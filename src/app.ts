@@ -20,8 +20,8 @@ import { storeMetricsSource } from './engine/metrics-source.js';
 import type { Metrics } from './engine/metrics.js';
 import { QUEUE_NAME, createQueue } from './engine/queue.js';
 import type { JobData } from './engine/queue.js';
-import { loadRunbookDir } from './engine/runbook/load.js';
-import type { LoadDeps } from './engine/runbook/load.js';
+import { SHIPPED_RUNBOOKS_DIR, loadRunbookDirs } from './engine/runbook/load.js';
+import type { LoadDeps, RunbookDirSpec } from './engine/runbook/load.js';
 import { connectStore } from './engine/store/connect.js';
 import { startEmbeddedStore } from './engine/store/embedded.js';
 import type { EmbeddedStore } from './engine/store/embedded.js';
@@ -66,11 +66,20 @@ export function loadDeps(config: AppConfig): LoadDeps {
   return { actions: actions as ReadonlyMap<string, ActionDefinition<unknown, unknown>>, selectors: NODE_SELECTORS, defaultApprovalTimeoutMs: config.engine.approvalTimeoutMs };
 }
 
-/** Load and compile the runbooks of the config; refuse to start on any error. */
-export function loadCatalog(config: AppConfig): RunbookCatalog {
+/**
+ * The runbook directories of a config, in load order: the package's shipped runbooks (unless
+ * `shippedRunbooks: false`), then the operator's `runbooksDir` (or `dirs`, e.g. those `lint` names).
+ */
+export function runbookDirs(config: AppConfig, dirs: readonly string[] = config.runbooksDirs): RunbookDirSpec[] {
+  return [...(config.shippedRunbooks ? [{ dir: SHIPPED_RUNBOOKS_DIR, shipped: true }] : []), ...dirs.map((dir) => ({ dir }))];
+}
+
+/** Load and compile the runbooks of the config; refuse to start on any error. Overrides of shipped runbooks are logged. */
+export function loadCatalog(config: AppConfig, log?: Logger): RunbookCatalog {
   const deps = loadDeps(config);
-  const { runbooks, errors } = loadRunbookDir(config.runbooksDir, deps);
+  const { runbooks, errors, overrides } = loadRunbookDirs(runbookDirs(config), deps);
   if (errors.length > 0) throw new RunbookError(`invalid runbooks:\n${errors.join('\n')}`);
+  for (const o of overrides) log?.info({ runbook: o.name, file: o.file, replaced: o.replaced }, o.shipped ? 'runbook overrides the shipped one' : 'runbook overrides an earlier one');
   return new RunbookCatalog(runbooks, deps);
 }
 
@@ -122,7 +131,7 @@ export function checkReferences(config: AppConfig, catalog: RunbookCatalog): voi
 
 export async function createApp(config: AppConfig, opts: AppOptions = {}): Promise<App> {
   const log = opts.log ?? createLogger(config);
-  const catalog = loadCatalog(config);
+  const catalog = loadCatalog(config, log);
   checkReferences(config, catalog);
   // Issue 12 #2/#6: whatever start-up got to is stopped again when a later step fails.
   const undo: (() => Promise<unknown> | void)[] = [];

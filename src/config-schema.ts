@@ -245,7 +245,10 @@ export function configSchema(baseDir: string) {
       ),
     routes: z.array(routeSchema).default([]),
     schedules: z.array(scheduleSchema).default([]),
-    runbooksDir: nonEmpty.default('runbooks'),
+    /** One directory or a list, layered on the shipped runbooks (a later one overrides a runbook of the same name). */
+    runbooksDir: z.union([nonEmpty, z.array(nonEmpty).min(1, 'at least one directory required')], { error: (iss) => (iss.input === undefined ? undefined : 'expected a directory or a list of directories') }).optional(),
+    /** Load the runbooks shipped with the package first (default true). */
+    shippedRunbooks: bool.default(true),
     engine: z
       .strictObject({
         dryRun: bool.default(false),

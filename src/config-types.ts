@@ -99,7 +99,16 @@ export interface AppConfig {
   approvers: Approver[];
   routes: RouteConfig[];
   schedules: ScheduleConfig[];
+  /** The first of `runbooksDirs`, or the default `runbooks` next to the config file (even when it does not exist). */
   runbooksDir: string;
+  /**
+   * The operator's runbook directories (absolute), in order, loaded after the shipped runbooks: a
+   * runbook with the name of an earlier one overrides it. Without `runbooksDir` in the file: the
+   * `runbooks` directory next to the config file if it exists, else none.
+   */
+  runbooksDirs: string[];
+  /** Load the package's own runbooks first (`shippedRunbooks`, default true). */
+  shippedRunbooks: boolean;
   engine: {
     dryRun: boolean;
     approvalTimeoutMs: number;

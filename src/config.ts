@@ -6,7 +6,7 @@
  * {@link AppConfig}. Every problem becomes one line `file: yaml.path: problem` of a single
  * {@link ConfigError}. Messages never echo configured values, so secrets cannot leak through them.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
 import type { YAMLError } from 'yaml';
@@ -302,7 +302,8 @@ function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrid
     approvers: p.approvers.map((a) => ({ id: a.id, roles: [...new Set(a.roles)] })),
     routes,
     schedules: p.schedules.map((x) => ({ name: x.name, runbook: x.runbook, target: x.target, cron: x.cron, dryRun: x.dryRun, ...(x.tz !== undefined && { tz: x.tz }) })),
-    runbooksDir: resolve(baseDir, p.runbooksDir),
+    ...runbookDirs(p.runbooksDir, baseDir),
+    shippedRunbooks: p.shippedRunbooks,
     engine: {
       dryRun: p.engine.dryRun,
       approvalTimeoutMs: p.engine.approvalTimeout,
@@ -318,6 +319,20 @@ function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrid
   if (p.store !== undefined) cfg.store = buildStore(p.store);
   if (p.slack !== undefined) cfg.slack = buildSlack(p.slack);
   return cfg;
+}
+
+/**
+ * `runbooksDir` (one directory or a list) resolved against the config file's directory. Absent: the
+ * `runbooks` directory there, only if it exists (an installed package's config needs none: the
+ * shipped runbooks are loaded anyway).
+ */
+function runbookDirs(v: string | string[] | undefined, baseDir: string): { runbooksDir: string; runbooksDirs: string[] } {
+  if (v === undefined) {
+    const dir = resolve(baseDir, 'runbooks');
+    return { runbooksDir: dir, runbooksDirs: existsSync(dir) ? [dir] : [] };
+  }
+  const dirs = (typeof v === 'string' ? [v] : v).map((d) => resolve(baseDir, d));
+  return { runbooksDir: dirs[0] ?? resolve(baseDir, 'runbooks'), runbooksDirs: dirs };
 }
 
 function buildSlack(s: NonNullable<ParsedConfig['slack']>): SlackConfig {

@@ -3,8 +3,9 @@
  * The only place that touches process.argv, stdout and exit codes.
  */
 import { writeFileSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createApp, loadDeps } from './app.js';
+import { createApp, loadDeps, runbookDirs } from './app.js';
 import type { App } from './app.js';
 import { Cleanup } from './cli/cleanup.js';
 import { formatIncidents, formatPending, formatTimeline } from './cli/format.js';
@@ -15,7 +16,7 @@ import { RunbooksError } from './errors.js';
 import { renderPostmortem } from './engine/postmortem.js';
 import { runbookJsonSchema } from './engine/runbook/json-schema.js';
 import { actions as actionRegistry } from './actions/registry.js';
-import { loadRunbookDir } from './engine/runbook/load.js';
+import { loadRunbookDirs } from './engine/runbook/load.js';
 
 const USAGE = `usage: redis-runbooks <command> [options]
   start                      HTTP door + worker (+ schedulers)
@@ -26,13 +27,19 @@ const USAGE = `usage: redis-runbooks <command> [options]
   incidents timeline <id> [--md]
   incidents approve <id> --by NAME [--option N]
   incidents reject <id> --by NAME [--reason TEXT]
-  lint [dir]                 check a directory of runbooks (default: runbooks)
+  lint [dir…]                check the shipped runbooks and yours (default: the config's runbooksDir)
   schema [--out FILE]        print the runbook JSON Schema
   demo [--yes]               a throwaway Redis with a memory problem, end to end
 options: --config FILE (or REDIS_RUNBOOKS_CONFIG)`;
 
 function out(s: string): void {
   process.stdout.write(`${s}\n`);
+}
+
+/** A file path as the user typed it: relative to the working directory when inside it. */
+function shownPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
 function config(path: string | undefined): AppConfig {
@@ -110,9 +117,11 @@ async function main(argv: string[]): Promise<number> {
       return serve(config(o.config), { worker: true });
     case 'lint': {
       const cfg = config(o.config);
-      const dir = sub ?? cfg.runbooksDir;
-      const { runbooks, errors } = loadRunbookDir(dir, loadDeps(cfg));
-      for (const rb of runbooks) out(`ok   ${rb.file}  (${rb.def.name}, ${rb.def.diagnose.length} diagnostics, ${Object.keys(rb.def.remediations).length} remediations)`);
+      // Directories named here replace the config's runbooksDir; the shipped runbooks stay underneath.
+      const dirs = sub !== undefined ? pos.slice(1).map((d) => resolve(d)) : undefined;
+      const { runbooks, errors, overrides } = loadRunbookDirs(runbookDirs(cfg, dirs), loadDeps(cfg));
+      for (const rb of runbooks) out(`ok   ${shownPath(rb.file)}  (${rb.def.name}, ${rb.def.diagnose.length} diagnostics, ${Object.keys(rb.def.remediations).length} remediations)`);
+      for (const ov of overrides) out(`note ${shownPath(ov.file)} overrides ${ov.shipped ? `the shipped ${ov.name}` : `${ov.name} of ${shownPath(ov.replaced)}`}`);
       for (const e of errors) out(`FAIL ${e}`);
       return errors.length > 0 ? 1 : 0;
     }

@@ -4,8 +4,9 @@
  * file, the YAML path and the line.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LineCounter, isNode, parseDocument } from 'yaml';
 import type { ActionDefinition } from '../../actions/types.js';
 import { RunbookError } from '../../errors.js';
@@ -116,38 +117,111 @@ function normaliseParams(def: RunbookDef): RunbookDef {
   return { ...def, params };
 }
 
+/**
+ * The runbooks shipped with the package: `runbooks/` at the package root, found from this module
+ * (`src/engine/runbook/` in a checkout, `dist/engine/runbook/` when installed), never from the
+ * working directory or the config file.
+ */
+export const SHIPPED_RUNBOOKS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'runbooks');
+
+/** One directory of runbooks in a catalog: later directories override earlier ones by name. */
+export interface RunbookDirSpec {
+  dir: string;
+  /** The package's own runbooks (overrides of these are reported as "overrides the shipped …"). */
+  shipped?: boolean;
+}
+
+/** A runbook that replaced one with the same name from an earlier directory. */
+export interface RunbookOverride {
+  name: string;
+  /** The file that wins. */
+  file: string;
+  /** The file it replaced. */
+  replaced: string;
+  /** The replaced runbook is one the package ships. */
+  shipped: boolean;
+}
+
 /** Load every `*.yaml` / `*.yml` runbook of a directory. Errors of all files are collected. */
 export function loadRunbookDir(dir: string, deps: LoadDeps): { runbooks: CompiledRunbook[]; errors: string[] } {
-  const runbooks: CompiledRunbook[] = [];
+  const { runbooks, errors } = loadRunbookDirs([{ dir }], deps);
+  return { runbooks, errors };
+}
+
+/**
+ * Load several runbook directories in order (e.g. the shipped runbooks, then the operator's). A
+ * runbook whose name an earlier directory already defined replaces it (reported in `overrides`);
+ * two files with the same name in one directory are an error. A directory listed twice (same real
+ * path) is read once. Handovers are checked against the merged set.
+ */
+export function loadRunbookDirs(
+  dirs: readonly RunbookDirSpec[],
+  deps: LoadDeps,
+): { runbooks: CompiledRunbook[]; errors: string[]; overrides: RunbookOverride[] } {
+  const byName = new Map<string, { rb: CompiledRunbook; shipped: boolean }>();
   const errors: string[] = [];
-  let files: string[];
-  try {
-    files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-  } catch (e) {
-    return { runbooks, errors: [`${dir}: cannot read runbook directory: ${(e as Error).message}`] };
-  }
-  for (const f of files) {
-    const path = join(dir, f);
-    try {
-      runbooks.push(compileRunbookText(readFileSync(path, 'utf8'), path, deps));
-    } catch (e) {
-      errors.push((e as Error).message);
+  const overrides: RunbookOverride[] = [];
+  const seen = new Set<string>();
+  for (const spec of dirs) {
+    const real = realPath(spec.dir);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    const own = loadOneDir(spec.dir, deps, errors);
+    for (const rb of own) {
+      const prev = byName.get(rb.def.name);
+      if (prev) overrides.push({ name: rb.def.name, file: rb.file, replaced: prev.rb.file, shipped: prev.shipped });
+      // Map.set on an existing key keeps its position: an override takes the place of what it replaces.
+      byName.set(rb.def.name, { rb, shipped: spec.shipped === true });
     }
   }
-  const names = new Map<string, string>();
-  for (const rb of runbooks) {
-    const prev = names.get(rb.def.name);
-    if (prev) errors.push(`${rb.file}: name: runbook '${rb.def.name}' is already defined in ${basename(prev)}`);
-    names.set(rb.def.name, rb.file);
-  }
+  const runbooks = [...byName.values()].map((v) => v.rb);
   for (const rb of runbooks) {
     for (const [id, r] of Object.entries(rb.def.remediations)) {
       for (const [k, o] of [['onSuccess', r.onSuccess], ['onFailure', r.onFailure]] as const) {
-        if (typeof o === 'object' && !names.has(o.handover)) {
-          errors.push(`${rb.file}: remediations.${id}.${k}.handover: unknown runbook '${o.handover}' (known: ${[...names.keys()].join(', ')})`);
+        if (typeof o === 'object' && !byName.has(o.handover)) {
+          errors.push(`${rb.file}: remediations.${id}.${k}.handover: unknown runbook '${o.handover}' (known: ${[...byName.keys()].join(', ')})`);
         }
       }
     }
   }
-  return { runbooks, errors };
+  return { runbooks, errors, overrides };
+}
+
+/** The runbooks of one directory; a name defined twice in it is an error. */
+function loadOneDir(dir: string, deps: LoadDeps, errors: string[]): CompiledRunbook[] {
+  const runbooks: CompiledRunbook[] = [];
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  } catch (e) {
+    errors.push(`${dir}: cannot read runbook directory: ${(e as Error).message}`);
+    return runbooks;
+  }
+  const names = new Map<string, string>();
+  for (const f of files) {
+    const path = join(dir, f);
+    let rb: CompiledRunbook;
+    try {
+      rb = compileRunbookText(readFileSync(path, 'utf8'), path, deps);
+    } catch (e) {
+      errors.push((e as Error).message);
+      continue;
+    }
+    const prev = names.get(rb.def.name);
+    if (prev) {
+      errors.push(`${rb.file}: name: runbook '${rb.def.name}' is already defined in ${basename(prev)}`);
+      continue;
+    }
+    names.set(rb.def.name, rb.file);
+    runbooks.push(rb);
+  }
+  return runbooks;
+}
+
+function realPath(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
+  }
 }
