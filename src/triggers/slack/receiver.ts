@@ -30,17 +30,21 @@ export interface DoorReceiverOptions {
 /** Parse a verified body: form fields (`payload=<json>` for interactivity) or JSON (Events API). */
 export function parseSlackBody(raw: string, contentType: string | undefined): Record<string, unknown> {
   const type = contentType?.split(';', 1)[0]?.trim().toLowerCase();
+  let parsed: unknown;
   try {
     if (type === 'application/x-www-form-urlencoded') {
       const form = new URLSearchParams(raw);
       const payload = form.get('payload');
-      return payload !== null ? (JSON.parse(payload) as Record<string, unknown>) : Object.fromEntries(form);
-    }
-    if (type === 'application/json') return JSON.parse(raw) as Record<string, unknown>;
-  } catch {
+      parsed = payload !== null ? JSON.parse(payload) : Object.fromEntries(form);
+    } else if (type === 'application/json') parsed = JSON.parse(raw);
+    else throw new HttpError(415, 'unsupported_media_type', 'expected a form-encoded or JSON Slack request');
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
     throw new HttpError(400, 'input_invalid', 'the Slack request body could not be parsed');
   }
-  throw new HttpError(415, 'unsupported_media_type', 'expected a form-encoded or JSON Slack request');
+  // Issue 12 fuzzing: `payload=null` (or a number, a list) is JSON but not a Slack request.
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'input_invalid', 'the Slack request body is not an object');
+  return parsed as Record<string, unknown>;
 }
 
 function writeAck(res: ServerResponse, body: unknown): void {
@@ -122,6 +126,15 @@ export class DoorReceiver implements Receiver {
     try {
       await app.processEvent(event);
     } catch (e) {
+      // Our listeners' failures go to app.error; what reaches here was thrown by Bolt while reading
+      // the envelope. A TypeError there is a malformed request (e.g. no `user`, `actions: null`),
+      // found by fuzzing (issue 12): the sender is told so, it is not our failure.
+      if (e instanceof TypeError && !acked) {
+        acked = true;
+        clearTimeout(timer);
+        this.o.log.warn({ err: e.message, type: body['type'] ?? body['command'] }, 'malformed slack request');
+        throw new HttpError(400, 'input_invalid', 'the Slack request is malformed: Bolt could not read it');
+      }
       this.o.log.error({ err: (e as Error).message }, 'slack request handling failed');
       if (!acked) {
         acked = true;
