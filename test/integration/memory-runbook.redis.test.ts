@@ -3,8 +3,9 @@
  * planted situation: mixed families whose state-like members (sessions, a job queue, profile
  * hashes without TTL) block allkeys-lru, a pub/sub subscriber that never reads, volatile-lru with
  * no key carrying a TTL, and a full allkeys-lru cache with a good hit ratio. Asserts the named
- * culprits, the alternatives offered, that nothing outside the chosen pattern changed (key counts
- * per family before/after), and that verification fails when usage does not fall.
+ * culprits (and a dead-letter list nobody trims), the alternatives offered, that nothing outside the
+ * chosen pattern changed (key counts per family before/after), and that verification fails when
+ * usage does not fall.
  */
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ import { familyCounts, plantMixed, publishBytes, slowSubscriber, type SlowSubscr
 
 const MiB = 1024 * 1024;
 let store: RedisProcess;
-const servers: Record<'mixed' | 'buffers' | 'volatile' | 'lru', RedisProcess> = {} as never;
+const servers: Record<'mixed' | 'buffers' | 'volatile' | 'lru' | 'list', RedisProcess> = {} as never;
 let app: App;
 let runbooksDir = '';
 
@@ -48,12 +49,12 @@ function notes(tl: TimelineEntry[]): string[] {
 
 beforeAll(async () => {
   store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
-  for (const k of ['mixed', 'buffers', 'volatile', 'lru'] as const) servers[k] = await startRedis();
+  for (const k of ['mixed', 'buffers', 'volatile', 'lru', 'list'] as const) servers[k] = await startRedis();
   const t = (p: RedisProcess) => ({ endpoints: [`${p.host}:${p.port}`], role: 'cache' as const });
   // only the shipped memory runbook (other runbooks being written beside it do not matter here)
   runbooksDir = await mkdtemp(join(tmpdir(), 'rr-memory-runbook-'));
   await copyFile(join(RUNBOOKS_DIR, 'redis-memory-pressure.yaml'), join(runbooksDir, 'redis-memory-pressure.yaml'));
-  app = await startTestApp({ storeUrl: store.url, runbooksDir, targets: { mixed: t(servers.mixed), buffers: t(servers.buffers), volatile: t(servers.volatile), lru: t(servers.lru) } });
+  app = await startTestApp({ storeUrl: store.url, runbooksDir, targets: { mixed: t(servers.mixed), buffers: t(servers.buffers), volatile: t(servers.volatile), lru: t(servers.lru), list: t(servers.list) } });
 });
 
 afterAll(async () => {
@@ -99,6 +100,40 @@ describe('memory-pressure runbook on planted situations', () => {
     for (const fam of ['cache', 'user', 'queue', 'big']) expect(after[fam], fam).toEqual(before[fam]);
     const kinds = (await closedTimeline(app, id)).map((e) => e.kind);
     expect(kinds).toContain('verification.passed');
+  });
+
+  it('a dead-letter list nobody trims: trim it (or raise), LTRIM keeps the head, every other key stays', async () => {
+    const c = servers.list.client();
+    const p0 = c.pipeline();
+    for (let i = 0; i < 3000; i++) p0.set(`cache:item:${i}`, 'v'.repeat(100), 'EX', 3600);
+    await p0.exec();
+    for (let s = 0; s < 300_000; s += 10_000) {
+      const p = c.pipeline();
+      for (let i = s; i < s + 10_000; i++) p.lpush('jobs:dead', `{"job":${i},"error":"timeout after 30s"}`);
+      await p.exec();
+    }
+    await squeeze(c, 0.9, 'noeviction');
+    const before = await familyCounts(c);
+    const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'list', { dryRun: false, by: 'alice' });
+    const waiting = await waitState(app, id, ['awaiting_approval']);
+    const p = waiting.pendingApproval;
+    expect(p?.options?.map((o) => o.remediation)).toEqual(['trim-collection', 'raise-maxmemory']);
+    const tl = (await app.engine.getTimeline(id)) ?? [];
+    expect(notes(tl).find((n) => n.startsWith('one list holds'))).toMatch(/of key bytes: jobs:dead, 300000 elements, [\d.]+ MiB$/);
+    const trimOpt = p?.options?.[0];
+    expect(trimOpt?.commands.map((x) => x.argv.join(' '))).toEqual(['LTRIM jobs:dead 0 9999']);
+    expect(trimOpt?.cost).toMatch(/^drops 290000 of 300000 elements of jobs:dead; frees about [\d.]+ MiB$/);
+    expect(trimOpt?.approversRequired).toBe(2);
+    const option = await optionOf(id, 'trim-collection');
+    expect((await app.engine.approve(id, 'alice', 'cli', { option })).ok).toBe(true);
+    expect((await app.engine.approve(id, 'bob', 'cli', { option })).ok).toBe(true);
+    const done = await waitState(app, id, [...FINAL_STATES], 60_000);
+    expect(done.state, done.outcome).toBe('resolved');
+    expect(await c.llen('jobs:dead')).toBe(10_000);
+    expect(await c.lindex('jobs:dead', 0)).toBe('{"job":299999,"error":"timeout after 30s"}'); // the newest kept
+    const after = await familyCounts(c);
+    expect(after['cache']).toEqual(before['cache']);
+    expect(after['jobs']).toEqual(before['jobs']); // still one key, now short
   });
 
   it('a subscriber that never reads: kill exactly that client (by id) and bound the pubsub class; resolved once the buffer is gone', async () => {
