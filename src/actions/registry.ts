@@ -41,6 +41,10 @@ import { familyExpire } from './redis/family-expire.js';
 import { familyDelete } from './redis/family-delete.js';
 import { trim } from './redis/trim.js';
 import { memorySymptom } from './redis/memory-symptom.js';
+import { persistenceView } from './redis/persistence-view.js';
+import { persistenceDir } from './redis/persistence-dir.js';
+import { bgsave } from './redis/bgsave.js';
+import { latencyView } from './redis/latency-view.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyAction = ActionDefinition<any, any>;
@@ -85,6 +89,10 @@ const all: AnyAction[] = [
   aclAddPassword,
   aclRemovePassword,
   tlsReload,
+  persistenceView,
+  persistenceDir,
+  bgsave,
+  latencyView,
 ];
 
 for (const a of all) {

@@ -1,0 +1,241 @@
+/**
+ * `redis.latency-view`: why one node is slow, read-only. Two reads `gapMs` apart (SLOWLOG ids,
+ * INFO commandstats/stats/persistence), then SLOWLOG GET (redacted: command, argument count,
+ * duration, client address and name — never argument values), LATENCY LATEST and DOCTOR (reports
+ * when latency-monitor-threshold is 0; never changes it), fork time and persistence activity,
+ * CLIENT LIST (the slow client still connected, blocked clients, big output buffers), expired and
+ * evicted keys between the reads, transparent huge pages from the doctor's text. Names the likely
+ * cause with its evidence and, when one connected client dominates the slow time, its id.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import type { ActionContext, ActionDefinition } from '../types.js';
+import { nodeKey } from '../types.js';
+import { readInfo, replyText, sendCommand } from './connection.js';
+import { num, type Info } from './info.js';
+import { parseClientList, type ClientInfo } from './client-list.js';
+import { fmtBytes } from './census-aggregate.js';
+import { configPairs } from './persistence-parse.js';
+import {
+  describeGroup,
+  fmtUs,
+  groupSlow,
+  parseCommandstats,
+  parseLatencyDoctor,
+  parseLatencyLatest,
+  parseSlowlog,
+  topCommands,
+  type CmdDelta,
+  type LatencyDoctor,
+  type LatencyEvent,
+  type SlowGroup,
+} from './latency-parse.js';
+
+const input = z
+  .object({
+    gapMs: z.number().int().min(0).max(60_000).default(1000),
+    /** Slow entries older than this (s, before the server's clock) are history, not the spike. */
+    windowSec: z.number().int().positive().max(86_400).default(300),
+    /** SLOWLOG GET count. */
+    entries: z.number().int().positive().max(1024).default(128),
+    /** A slow entry counts for `slowInGap` from this duration (µs; the alert's 100 ms). */
+    minUs: z.number().int().nonnegative().default(100_000),
+    /** A client's output buffer is big from this many bytes. */
+    bigOmem: z.number().int().nonnegative().default(1024 * 1024),
+    /** Client names of the engine itself (their slow entries are not the spike). */
+    ownNames: z.array(z.string()).default(['redis-runbooks']),
+  })
+  .strict()
+  .prefault({});
+
+/** Validated input of `redis.latency-view`. */
+export type LatencyViewInput = z.infer<typeof input>;
+
+type ClientBrief = Pick<ClientInfo, 'id' | 'addr' | 'name' | 'cmd' | 'age' | 'idle' | 'flags' | 'omem' | 'kind'>;
+
+/** Findings of `redis.latency-view`. */
+export interface LatencyViewResult {
+  node: string;
+  cause: 'slow-command' | 'slow-commands-spread' | 'fork' | 'expire-cycle' | 'eviction' | 'none';
+  summary: string;
+  evidence: string[];
+  slowlogLen: number;
+  slowlogThresholdUs: number;
+  recentSlow: number;
+  slowInGap: number;
+  slowInGapMaxUs: number;
+  groups: SlowGroup[];
+  top: (SlowGroup & { client: ClientBrief | null }) | null;
+  offender: ClientBrief | null;
+  offenderIds: string[];
+  commands: CmdDelta[];
+  monitorThresholdMs: number;
+  monitorOff: boolean;
+  latencyEvents: LatencyEvent[];
+  doctor: LatencyDoctor;
+  thp: boolean;
+  latestForkUsec: number;
+  bgsaveInProgress: boolean;
+  aofRewriteInProgress: boolean;
+  blockedClients: ClientBrief[];
+  bigBuffers: ClientBrief[];
+  expiredDelta: number;
+  evictedDelta: number;
+  expireCapDelta: number;
+  gapMs: number;
+  windowSec: number;
+}
+
+const brief = (c: ClientInfo): ClientBrief => ({ id: c.id, addr: c.addr, name: c.name, cmd: c.cmd, age: c.age, idle: c.idle, flags: c.flags, omem: c.omem, kind: c.kind });
+
+async function readCounters(ctx: ActionContext): Promise<{ info: Info; lastId: number }> {
+  const info = await readInfo(ctx, ctx.node, 'commandstats', 'stats', 'persistence', 'server');
+  const slow = parseSlowlog(await sendCommand(ctx, ctx.node, ['SLOWLOG', 'GET', '1']));
+  return { info, lastId: slow[0]?.id ?? -1 };
+}
+
+/** Reads the latency evidence of `ctx.node`. */
+export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> = {
+  name: 'redis.latency-view',
+  description: 'Why a node is slow, read-only: SLOWLOG (redacted), LATENCY LATEST/DOCTOR, commandstats between two reads, fork and persistence activity, blocked clients and big output buffers, expiry/eviction between the reads, THP; the likely cause with evidence and the connected client behind it.',
+  risk: 'read',
+  input,
+  timeoutMs: 75_000,
+  output: {
+    node: 'host:port read',
+    cause: 'slow-command (one client dominates the slow time) | slow-commands-spread (many clients: the app) | fork | expire-cycle | eviction | none',
+    summary: 'one line: the likely cause with its evidence (command, client address and name, durations, count in the window)',
+    evidence: 'further findings, one line each (latency events, commandstats top, fork, blocked clients, big buffers, expiry, THP, monitor off)',
+    slowlogLen: 'SLOWLOG LEN',
+    slowlogThresholdUs: 'slowlog-log-slower-than (µs)',
+    recentSlow: 'slowlog entries within windowSec',
+    slowInGap: 'slowlog entries of at least minUs logged between the two reads (the spike is still going on)',
+    slowInGapMaxUs: 'the longest of those (µs)',
+    'groups[]': 'slow entries of the window by (command, client): command, args (argument counts), addr, name, count, totalUs, maxUs, lastTs, share of the slow time',
+    top: 'the worst group and its client if still connected (client: id, addr, name, cmd, age, idle, flags, omem, kind)',
+    offender: 'the connected normal/pub-sub client behind a dominant slow command (null otherwise)',
+    offenderIds: 'CLIENT ids to disconnect for redis.client-kill (empty unless cause is slow-command and the client is connected)',
+    'commands[]': 'INFO commandstats between the two reads, worst first: command, calls, usec, usecPerCall, busyShare (share of the window)',
+    monitorThresholdMs: 'latency-monitor-threshold (ms; 0 = off)',
+    monitorOff: 'latency-monitor-threshold is 0: LATENCY LATEST/DOCTOR see nothing (reported, never changed)',
+    'latencyEvents[]': 'LATENCY LATEST: event, ts, latestMs, maxMs',
+    doctor: 'LATENCY DOCTOR read: disabled, noSpikes, events (event, spikes, avgMs, worstMs), thp, fork',
+    thp: 'LATENCY DOCTOR mentions huge pages',
+    latestForkUsec: 'latest_fork_usec (µs)',
+    bgsaveInProgress: 'rdb_bgsave_in_progress is 1',
+    aofRewriteInProgress: 'aof_rewrite_in_progress is 1',
+    'blockedClients[]': 'clients with flag b (blocking commands): id, addr, name, cmd, idle',
+    'bigBuffers[]': 'clients whose output buffer is at least bigOmem bytes',
+    expiredDelta: 'keys expired between the two reads',
+    evictedDelta: 'keys evicted between the two reads',
+    expireCapDelta: 'expired_time_cap_reached_count between the reads (active expiry hit its time limit)',
+    gapMs: 'time between the two reads (ms)',
+    windowSec: 'the window of slow entries considered (s)',
+  },
+  async run(inp, ctx) {
+    const node = nodeKey(ctx.node);
+    const a = await readCounters(ctx);
+    if (inp.gapMs > 0) await sleep(inp.gapMs, undefined, { signal: ctx.signal }).catch(() => undefined);
+    const b = await readCounters(ctx);
+    const entries = parseSlowlog(await sendCommand(ctx, ctx.node, ['SLOWLOG', 'GET', String(inp.entries)]));
+    const slowlogLen = Number(replyText(await sendCommand(ctx, ctx.node, ['SLOWLOG', 'LEN'])));
+    const cfg = configPairs(await sendCommand(ctx, ctx.node, ['CONFIG', 'GET', 'latency-monitor-threshold', 'slowlog-log-slower-than']));
+    const latencyEvents = parseLatencyLatest(await sendCommand(ctx, ctx.node, ['LATENCY', 'LATEST']));
+    const doctor = parseLatencyDoctor(replyText(await sendCommand(ctx, ctx.node, ['LATENCY', 'DOCTOR'])));
+    const clients = parseClientList(replyText(await sendCommand(ctx, ctx.node, ['CLIENT', 'LIST'])));
+
+    const serverUsec = num(b.info['server'], 'server_time_usec');
+    const now = serverUsec > 0 ? Math.floor(serverUsec / 1e6) : Math.floor(ctx.now() / 1000);
+    const own = new Set(inp.ownNames);
+    const inGap = entries.filter((e) => e.id > a.lastId && e.id <= Math.max(b.lastId, a.lastId) && e.durationUs >= inp.minUs && !own.has(e.name));
+    const groups = groupSlow(entries, now, inp.windowSec, inp.ownNames);
+    const recentSlow = groups.reduce((s, g) => s + g.count, 0);
+    const byAddr = new Map(clients.map((c) => [c.addr, c]));
+    const g0 = groups[0];
+    const topClient = g0 ? byAddr.get(g0.addr) : undefined;
+    const top = g0 ? { ...g0, client: topClient ? brief(topClient) : null } : null;
+
+    const pa = b.info['persistence'];
+    const latestForkUsec = num(b.info['stats'], 'latest_fork_usec');
+    const delta = (k: string): number => Math.max(0, num(b.info['stats'], k) - num(a.info['stats'], k));
+    const expiredDelta = delta('expired_keys');
+    const evictedDelta = delta('evicted_keys');
+    const expireCapDelta = delta('expired_time_cap_reached_count');
+    const commands = topCommands(parseCommandstats(a.info['commandstats']), parseCommandstats(b.info['commandstats']), inp.gapMs);
+    const threshold = Number(cfg['latency-monitor-threshold'] ?? '0');
+    const recentEvent = (prefix: string): LatencyEvent | undefined => latencyEvents.find((e) => e.event.startsWith(prefix) && e.ts >= now - inp.windowSec);
+    const forkEvent = recentEvent('fork');
+
+    const dominant = g0 !== undefined && g0.share >= 0.5 && g0.maxUs >= inp.minUs;
+    const cause: LatencyViewResult['cause'] = dominant
+      ? 'slow-command'
+      : latestForkUsec > 500_000 || (forkEvent !== undefined && forkEvent.maxMs > 500)
+        ? 'fork'
+        : recentEvent('expire-cycle') || expireCapDelta > 0
+          ? 'expire-cycle'
+          : recentEvent('eviction') || (evictedDelta > 0 && num(b.info['stats'], 'current_eviction_exceeded_time') > 0)
+            ? 'eviction'
+            : groups.length > 0
+              ? 'slow-commands-spread'
+              : 'none';
+    const killable = topClient && (topClient.kind === 'normal' || topClient.kind === 'pubsub') && !own.has(topClient.name);
+    const offender = cause === 'slow-command' && killable && topClient ? brief(topClient) : null;
+
+    const blockedClients = clients.filter((c) => c.flags.includes('b')).map(brief);
+    const bigBuffers = clients.filter((c) => c.omem >= inp.bigOmem).sort((x, y) => y.omem - x.omem).slice(0, 10).map(brief);
+    const evidence: string[] = [];
+    if (threshold === 0) evidence.push('latency-monitor-threshold is 0: LATENCY LATEST/DOCTOR record nothing (monitoring off; not changed — CONFIG SET latency-monitor-threshold 100 turns it on)');
+    for (const e of latencyEvents) evidence.push(`LATENCY LATEST ${e.event}: latest ${e.latestMs} ms ${now - e.ts} s ago, worst ${e.maxMs} ms`);
+    if (commands.length > 0) evidence.push(`busiest commands in ${inp.gapMs} ms: ${commands.slice(0, 3).map((c) => `${c.command} ${c.calls} calls, ${fmtUs(c.usecPerCall)}/call (${Math.round(c.busyShare * 100)}% busy)`).join('; ')}`);
+    if (latestForkUsec > 0) evidence.push(`last fork took ${fmtUs(latestForkUsec)}${num(pa, 'rdb_bgsave_in_progress') === 1 ? '; a BGSAVE is running' : ''}${num(pa, 'aof_rewrite_in_progress') === 1 ? '; an AOF rewrite is running' : ''}`);
+    if (blockedClients.length > 0) evidence.push(`${blockedClients.length} blocked client(s) (flag b): ${blockedClients.slice(0, 5).map((c) => `id=${c.id} ${c.addr}${c.name ? ` name=${c.name}` : ''} cmd=${c.cmd} idle=${c.idle}s`).join(', ')} — waiting, not slowing the server`);
+    if (bigBuffers.length > 0) evidence.push(`big output buffers: ${bigBuffers.slice(0, 5).map((c) => `id=${c.id} ${c.addr}${c.name ? ` name=${c.name}` : ''} omem=${fmtBytes(c.omem)}`).join(', ')}`);
+    if (expiredDelta > 0 || evictedDelta > 0) evidence.push(`in ${inp.gapMs} ms: ${expiredDelta} keys expired, ${evictedDelta} evicted${expireCapDelta > 0 ? `, active expiry hit its time cap ${expireCapDelta} times` : ''}`);
+    if (doctor.thp) evidence.push('LATENCY DOCTOR reports transparent huge pages in use: disable THP on the host (echo never > /sys/kernel/mm/transparent_hugepage/enabled)');
+
+    const who = topClient ? `client id=${topClient.id} still connected (cmd=${topClient.cmd}, age ${topClient.age} s, idle ${topClient.idle} s)` : 'that client is no longer connected';
+    const summary =
+      cause === 'slow-command' && g0
+        ? `likely cause: ${describeGroup(g0, inp.windowSec)}; ${who}`
+        : cause === 'slow-commands-spread' && g0
+          ? `slow commands from ${new Set(groups.map((g) => g.addr)).size} clients, none dominant (worst: ${describeGroup(g0, inp.windowSec)}): the application's command mix`
+          : cause === 'fork'
+            ? `likely cause: fork for persistence — last fork ${fmtUs(latestForkUsec)}${forkEvent ? `, LATENCY fork worst ${forkEvent.maxMs} ms` : ''}`
+            : cause === 'expire-cycle'
+              ? `likely cause: active expiry — ${expiredDelta} keys expired in ${inp.gapMs} ms, time cap reached ${expireCapDelta} times`
+              : cause === 'eviction'
+                ? `likely cause: eviction — ${evictedDelta} keys evicted in ${inp.gapMs} ms`
+                : `no slow command in the last ${inp.windowSec} s on ${node}`;
+    return {
+      node,
+      cause,
+      summary,
+      evidence,
+      slowlogLen: Number.isFinite(slowlogLen) ? slowlogLen : 0,
+      slowlogThresholdUs: Number(cfg['slowlog-log-slower-than'] ?? '10000'),
+      recentSlow,
+      slowInGap: inGap.length,
+      slowInGapMaxUs: inGap.reduce((m, e) => Math.max(m, e.durationUs), 0),
+      groups: groups.slice(0, 5),
+      top,
+      offender,
+      offenderIds: offender ? [offender.id] : [],
+      commands,
+      monitorThresholdMs: threshold,
+      monitorOff: threshold === 0,
+      latencyEvents,
+      doctor,
+      thp: doctor.thp,
+      latestForkUsec,
+      bgsaveInProgress: num(pa, 'rdb_bgsave_in_progress') === 1,
+      aofRewriteInProgress: num(pa, 'aof_rewrite_in_progress') === 1,
+      blockedClients,
+      bigBuffers,
+      expiredDelta,
+      evictedDelta,
+      expireCapDelta,
+      gapMs: inp.gapMs,
+      windowSec: inp.windowSec,
+    };
+  },
+};

@@ -1,0 +1,178 @@
+/**
+ * Issue 10, `redis-persistence-failing` end to end on real redis-server 7.0 processes (started
+ * from a config file, `save 3600 1`, `stop-writes-on-bgsave-error yes`, `enable-protected-configs
+ * local`): the RedisPersistenceFailing alert through the webhook, diagnosis, alternatives, an
+ * approval over HTTP, verification of a fresh save with writes accepted.
+ *
+ * Planting a failing save as root: these tests run as root, and root ignores directory modes
+ * (chmod 500 on `dir` does not stop a save). What does fail, checked here and in the fixtures:
+ * - removing `dir` under the running server: the child cannot create `temp-<pid>.rdb` (ENOENT,
+ *   "Failed opening the temp RDB file … (in server root dir unknown)"), and CONFIG GET dir then
+ *   answers an empty string (getcwd fails);
+ * - a directory named like `dbfilename` inside `dir`: the final rename fails with EISDIR
+ *   ("Error moving temp DB file … on the final destination dump.rdb … Is a directory").
+ * `save 3600 1` keeps Redis from retrying by itself (it retries every 5 s once a save point is due).
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import type { TimelineEntry } from '../../src/engine/types.js';
+import { FINAL_STATES } from '../../src/engine/types.js';
+import { post, RUNBOOKS_DIR, startTestApp, webhookBody } from '../helpers/app.js';
+import { closedTimeline, waitIncidentFor, waitState } from '../helpers/incidents.js';
+import { startRedis, waitFor, type RedisProcess } from '../helpers/redis-server.js';
+
+const TOKEN = 'tok';
+let store: RedisProcess;
+let gone: RedisProcess; // its dir is removed
+let blocked: RedisProcess; // dump.rdb is a directory
+let app: App;
+let runbooksDir = '';
+let work = '';
+let goneDir = '';
+let fallbackDir = '';
+
+const addr = (r: RedisProcess): string => `${r.host}:${r.port}`;
+const notes = (tl: TimelineEntry[]): string[] => tl.filter((e) => e.kind === 'note').map((e) => e.summary);
+
+async function persistence(r: RedisProcess): Promise<Record<string, string>> {
+  const text = String(await r.client().call('INFO', 'persistence'));
+  return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
+}
+
+async function cmdCalls(r: RedisProcess, cmd: string): Promise<number> {
+  const text = String(await r.client().call('INFO', 'commandstats'));
+  return Number(new RegExp(`cmdstat_${cmd.replace('|', '\\|')}:calls=(\\d+)`).exec(text)?.[1] ?? 0);
+}
+
+async function fill(r: RedisProcess, n: number, from = 0): Promise<void> {
+  const p = r.client().pipeline();
+  for (let i = from; i < n; i++) p.set(`order:${i}`, `v${i}`);
+  await p.exec();
+}
+
+/** Start the failing save: BGSAVE, wait for the error, then a write that MISCONF refuses. */
+async function failSave(r: RedisProcess): Promise<void> {
+  await r.client().call('BGSAVE');
+  await waitFor(async () => (await persistence(r))['rdb_last_bgsave_status'] === 'err' && (await persistence(r))['rdb_bgsave_in_progress'] === '0', 10_000, 'bgsave error');
+  await expect(r.client().set('order:new', 'x')).rejects.toThrow(/^MISCONF Redis is configured to save RDB snapshots/);
+}
+
+async function alert(r: RedisProcess, fp: string, extra: Record<string, string> = {}): Promise<string> {
+  const body = webhookBody([{ labels: { alertname: 'RedisPersistenceFailing', instance: addr(r), severity: 'critical', failed: 'rdb_bgsave', ...extra }, fingerprint: fp }]);
+  expect((await post(`${app.http?.url ?? ''}/webhooks/alertmanager`, body, TOKEN)).status).toBe(202);
+  return waitIncidentFor(app, fp);
+}
+
+const base = ['--save', '3600 1', '--stop-writes-on-bgsave-error', 'yes', '--enable-protected-configs', 'local'];
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'rr-persist-'));
+  goneDir = join(work, 'data');
+  fallbackDir = join(work, 'fallback');
+  mkdirSync(goneDir);
+  mkdirSync(fallbackDir);
+  store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
+  gone = await startRedis({ configFile: true, args: [...base, '--dir', goneDir] });
+  blocked = await startRedis({ configFile: true, args: base });
+  runbooksDir = await mkdtemp(join(tmpdir(), 'rr-persist-rb-'));
+  await copyFile(join(RUNBOOKS_DIR, 'redis-persistence-failing.yaml'), join(runbooksDir, 'redis-persistence-failing.yaml'));
+  const t = (p: RedisProcess) => ({ endpoints: [addr(p)], role: 'store' as const });
+  app = await startTestApp({ storeUrl: store.url, runbooksDir, token: TOKEN, targets: { orders: t(gone), ledger: t(blocked) } });
+}, 60_000);
+
+afterAll(async () => {
+  await app?.close().catch(() => undefined);
+  for (const s of [gone, blocked, store]) await s?.stop();
+  for (const d of [runbooksDir, work]) if (d) await rm(d, { recursive: true, force: true });
+});
+
+describe('redis-persistence-failing', () => {
+  it('dir removed under the server: names it, the status, the age and MISCONF; offers the fallback dir (never the two settings that hide data loss); nothing changes before approval; after it a fresh save, writes accepted, no key lost', async () => {
+    await fill(gone, 2000);
+    await gone.client().call('BGSAVE');
+    await waitFor(async () => (await persistence(gone))['rdb_bgsave_in_progress'] === '0' && (await persistence(gone))['rdb_last_bgsave_status'] === 'ok', 10_000, 'first save');
+    await fill(gone, 3000, 2000); // 1000 more keys, not on disk
+    const lastGood = Number((await persistence(gone))['rdb_last_save_time']);
+    rmSync(goneDir, { recursive: true, force: true });
+    await failSave(gone);
+    const keysBefore = await gone.client().dbsize();
+    expect(keysBefore).toBe(3000);
+
+    const id = await alert(gone, 'feed000000000001', { redis_fallback_dir: fallbackDir });
+    const waiting = await waitState(app, id, ['awaiting_approval'], 30_000);
+    const p = waiting.pendingApproval;
+    expect(p?.options?.map((o) => o.remediation)).toEqual(['move-dir', 'retry-bgsave']);
+    const move = p?.options?.find((o) => o.remediation === 'move-dir');
+    expect(move?.commands.map((c) => `${c.node} ${c.argv.join(' ')}`)).toEqual([`${addr(gone)} CONFIG SET dir ${fallbackDir}`, `${addr(gone)} CONFIG REWRITE`, `${addr(gone)} BGSAVE`]);
+    expect(move?.commands[0]?.note).toBe(`snapshots go to ${fallbackDir}/dump.rdb instead of a removed directory (CONFIG GET dir is empty)`);
+    expect(move?.cost).toContain(`snapshots go to ${fallbackDir} from now on`);
+    expect(p?.options?.find((o) => o.remediation === 'retry-bgsave')?.commands.map((c) => c.argv.join(' '))).toEqual(['BGSAVE']);
+    // never the settings that accept writes by hiding that nothing reaches the disk
+    for (const o of p?.options ?? []) {
+      for (const c of o.commands) {
+        expect(c.argv.map((a) => a.toLowerCase())).not.toContain('stop-writes-on-bgsave-error');
+        expect(c.argv.slice(0, 3).map((a) => a.toLowerCase())).not.toEqual(['config', 'set', 'save']);
+      }
+    }
+
+    const tl = (await app.engine.getTimeline(id)) ?? [];
+    const summary = notes(tl).find((n) => n.startsWith('RDB snapshot failing'));
+    expect(summary).toMatch(new RegExp(`^RDB snapshot failing on ${addr(gone)} \\(rdb_last_bgsave_status:err\\): dir <removed> \\(CONFIG GET dir is empty\\), dump\\.rdb; last good save \\d+ s ago, 1000 changes not on disk; writes refused with MISCONF \\(1 so far, \\+0 in 1 s\\)$`));
+    expect(notes(tl)).toContain(`CONFIG GET dir answers an empty string on ${addr(gone)}: the server's working directory was removed (getcwd fails), so a save cannot create its temp file there`);
+    expect(notes(tl).find((n) => n.startsWith('writes are refused with MISCONF'))).toMatch(/Not proposed: CONFIG SET stop-writes-on-bgsave-error no, or save "" — they would accept writes again by hiding that nothing reaches the disk \(1000 changes already not on disk\)/);
+    expect(notes(tl).some((n) => n.includes(`${gone.dir}/redis.log`))).toBe(true);
+    const findings = waiting.findings as { pers: { lastSaveTime: number; misconf: number; dirGone: boolean; dirSettable: boolean } };
+    expect(findings.pers).toMatchObject({ lastSaveTime: lastGood, misconf: 1, dirGone: true, dirSettable: true });
+
+    // nothing mutated before approval: no CONFIG SET, and the only BGSAVEs are the test's two
+    expect(await cmdCalls(gone, 'config|set')).toBe(0);
+    expect(await cmdCalls(gone, 'config|rewrite')).toBe(0);
+    expect(await cmdCalls(gone, 'bgsave')).toBe(2);
+
+    const res = await post(`${app.http?.url ?? ''}/api/incidents/${id}/approve`, { by: 'alice', option: move?.option }, TOKEN);
+    expect(res.status).toBe(200);
+    const done = await waitState(app, id, [...FINAL_STATES], 60_000);
+    expect(done.state, done.outcome).toBe('resolved');
+
+    const after = await persistence(gone);
+    expect(after['rdb_last_bgsave_status']).toBe('ok');
+    expect(Number(after['rdb_last_save_time'])).toBeGreaterThan(lastGood);
+    expect(existsSync(join(fallbackDir, 'dump.rdb'))).toBe(true);
+    expect((await gone.client().config('GET', 'dir'))[1]).toBe(fallbackDir);
+    expect(readFileSync(join(gone.dir, 'redis.conf'), 'utf8')).toContain(`dir "${fallbackDir}"`);
+    expect((await gone.client().config('GET', 'stop-writes-on-bgsave-error'))[1]).toBe('yes');
+    expect((await gone.client().config('GET', 'save'))[1]).toBe('3600 1');
+    expect(await gone.client().dbsize()).toBe(keysBefore);
+    expect(await gone.client().set('order:new', 'x')).toBe('OK'); // writes accepted
+    const closed = await closedTimeline(app, id);
+    const kinds = closed.map((e) => e.kind);
+    expect(kinds).toContain('verification.passed');
+    expect(closed.filter((e) => e.kind === 'command.executed').map((e) => e.summary).join('\n')).toMatch(/CONFIG SET dir[\s\S]*CONFIG REWRITE[\s\S]*BGSAVE/);
+  }, 120_000);
+
+  it('no fallback configured, rename target blocked (EISDIR): only the retry is offered and says so; once the cause is fixed on the host, the approved BGSAVE resolves it', async () => {
+    await fill(blocked, 500);
+    mkdirSync(join(blocked.dir, 'dump.rdb'));
+    await failSave(blocked);
+    const id = await alert(blocked, 'feed000000000002');
+    const waiting = await waitState(app, id, ['awaiting_approval'], 30_000);
+    expect(waiting.pendingApproval?.options).toBeUndefined();
+    expect(waiting.pendingApproval?.remediation).toBe('retry-bgsave');
+    expect(waiting.pendingApproval?.commands.map((c) => c.argv.join(' '))).toEqual(['BGSAVE']);
+    const tl = (await app.engine.getTimeline(id)) ?? [];
+    expect(notes(tl)).toContain('no fallback directory configured for ledger (runbook param fallbackDir, or an alert label redis_fallback_dir): only a retry of the save is offered, once the cause is fixed on the host');
+    expect(notes(tl).find((n) => n.startsWith('RDB snapshot failing'))).toContain(`dir ${blocked.dir}, dump.rdb`);
+    // the operator fixes the host, then approves
+    rmSync(join(blocked.dir, 'dump.rdb'), { recursive: true });
+    expect((await post(`${app.http?.url ?? ''}/api/incidents/${id}/approve`, { by: 'alice' }, TOKEN)).status).toBe(200);
+    const done = await waitState(app, id, [...FINAL_STATES], 60_000);
+    expect(done.state, done.outcome).toBe('resolved');
+    expect((await persistence(blocked))['rdb_last_bgsave_status']).toBe('ok');
+    expect(await blocked.client().dbsize()).toBe(500);
+    expect(await blocked.client().set('order:new', 'x')).toBe('OK');
+  }, 120_000);
+});
