@@ -16,7 +16,7 @@ import { familyExpire } from '../../src/actions/redis/family-expire.js';
 import { familyDelete } from '../../src/actions/redis/family-delete.js';
 import { trim } from '../../src/actions/redis/trim.js';
 import { memorySymptom } from '../../src/actions/redis/memory-symptom.js';
-import { startRedis, type RedisProcess } from '../helpers/redis-server.js';
+import { startRedis, startReplicaSet, waitFor, type RedisProcess } from '../helpers/redis-server.js';
 import { familyCounts, plantMixed, publishBytes, slowSubscriber, type Planted } from './memory-plant.js';
 
 const MiB = 1024 * 1024;
@@ -98,6 +98,43 @@ describe('redis.key-census', () => {
     expect(r.load.busyShare).toBeLessThan(0.15); // over the whole census; bursts show in peakBusyShare
     expect(r.elapsedMs).toBeGreaterThan(free.elapsedMs);
     expect(free.load.pauses).toBe(0);
+  });
+
+  it('runs on a read-only replica (the no-writes script is allowed there) and sees what the primary holds', async () => {
+    const rs = await startReplicaSet(1);
+    try {
+      const p = rs.primary.client().pipeline();
+      for (let i = 0; i < 3000; i++) p.set(`order:${i}`, 'o'.repeat(50));
+      for (let i = 0; i < 1000; i++) p.set(`tmp:${i}`, 't', 'EX', 600);
+      await p.exec();
+      const replica = rs.replicas[0]!;
+      await waitFor(async () => (await replica.client().dbsize()) === 4000, 10_000, 'replica caught up');
+      const node: NodeRef = { host: replica.host, port: replica.port };
+      const r = await keyCensus.run(keyCensus.input.parse({}), ctx({ node }));
+      expect(r.node).toBe(`${replica.host}:${replica.port}`);
+      expect(r.load.mode).toBe('lua');
+      expect(r.complete).toBe(true);
+      expect(r.scannedKeys).toBe(4000);
+      expect(r.families.find((f) => f.family === 'order:*')).toMatchObject({ keys: 3000, noTtlShare: 1 });
+      expect(r.families.find((f) => f.family === 'tmp:*')).toMatchObject({ keys: 1000, noTtlShare: 0 });
+    } finally {
+      await rs.stop();
+    }
+  });
+
+  it('falls back to pipelines when the user may not run scripts (ACL -@scripting), with the same findings', async () => {
+    await srv.client().call('ACL', 'SETUSER', 'census-ro', 'on', '>census-pw', '~*', '+@read', '+@connection', '+info', '+memory|usage', '+object', '+config|get', '-@scripting');
+    const roPool = new ConnectionPool({ username: 'census-ro', password: 'census-pw' });
+    try {
+      const r = await keyCensus.run(keyCensus.input.parse({ accessSample: 0 }), ctx({ target: { ...ctx().target, connect: async (n) => roPool.get(n) } }));
+      expect(r.load.mode).toBe('pipeline');
+      expect(r.complete).toBe(true);
+      expect(r.scannedKeys).toBe(await srv.client().dbsize());
+      expect(r.topKeysByBytes[0]?.key).toBe(planted.bigHash);
+    } finally {
+      await roPool.closeAll();
+      await srv.client().call('ACL', 'DELUSER', 'census-ro');
+    }
   });
 
   it('groups families by separator and depth, ids collapsed to *', async () => {
