@@ -59,6 +59,7 @@ export interface LatencyViewResult {
   cause: 'slow-command' | 'slow-commands-spread' | 'fork' | 'expire-cycle' | 'eviction' | 'none';
   summary: string;
   evidence: string[];
+  details: string;
   slowlogLen: number;
   slowlogThresholdUs: number;
   recentSlow: number;
@@ -106,6 +107,7 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     cause: 'slow-command (one client dominates the slow time) | slow-commands-spread (many clients: the app) | fork | expire-cycle | eviction | none',
     summary: 'one line: the likely cause with its evidence (command, client address and name, durations, count in the window)',
     evidence: 'further findings, one line each (latency events, commandstats top, fork, blocked clients, big buffers, expiry, THP, monitor off)',
+    details: "the evidence lines joined with '; ' (for notes)",
     slowlogLen: 'SLOWLOG LEN',
     slowlogThresholdUs: 'slowlog-log-slower-than (µs)',
     recentSlow: 'slowlog entries within windowSec',
@@ -186,7 +188,8 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     const evidence: string[] = [];
     if (threshold === 0) evidence.push('latency-monitor-threshold is 0: LATENCY LATEST/DOCTOR record nothing (monitoring off; not changed — CONFIG SET latency-monitor-threshold 100 turns it on)');
     for (const e of latencyEvents) evidence.push(`LATENCY LATEST ${e.event}: latest ${e.latestMs} ms ${now - e.ts} s ago, worst ${e.maxMs} ms`);
-    if (commands.length > 0) evidence.push(`busiest commands in ${inp.gapMs} ms: ${commands.slice(0, 3).map((c) => `${c.command} ${c.calls} calls, ${fmtUs(c.usecPerCall)}/call (${Math.round(c.busyShare * 100)}% busy)`).join('; ')}`);
+    const busy = commands.filter((c) => c.busyShare >= 0.01).slice(0, 3);
+    if (busy.length > 0) evidence.push(`busiest commands in ${inp.gapMs} ms: ${busy.map((c) => `${c.command} ${c.calls} calls, ${fmtUs(c.usecPerCall)}/call (${Math.round(c.busyShare * 100)}% busy)`).join('; ')}`);
     if (latestForkUsec > 0) evidence.push(`last fork took ${fmtUs(latestForkUsec)}${num(pa, 'rdb_bgsave_in_progress') === 1 ? '; a BGSAVE is running' : ''}${num(pa, 'aof_rewrite_in_progress') === 1 ? '; an AOF rewrite is running' : ''}`);
     if (blockedClients.length > 0) evidence.push(`${blockedClients.length} blocked client(s) (flag b): ${blockedClients.slice(0, 5).map((c) => `id=${c.id} ${c.addr}${c.name ? ` name=${c.name}` : ''} cmd=${c.cmd} idle=${c.idle}s`).join(', ')} — waiting, not slowing the server`);
     if (bigBuffers.length > 0) evidence.push(`big output buffers: ${bigBuffers.slice(0, 5).map((c) => `id=${c.id} ${c.addr}${c.name ? ` name=${c.name}` : ''} omem=${fmtBytes(c.omem)}`).join(', ')}`);
@@ -211,6 +214,7 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
       cause,
       summary,
       evidence,
+      details: evidence.join('; '),
       slowlogLen: Number.isFinite(slowlogLen) ? slowlogLen : 0,
       slowlogThresholdUs: Number(cfg['slowlog-log-slower-than'] ?? '10000'),
       recentSlow,
