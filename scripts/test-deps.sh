@@ -54,6 +54,7 @@ missing_packages() {
   command -v openssl >/dev/null 2>&1 || out+=(openssl) # TLS test certificates
   { find_alertmanager >/dev/null && find_amtool >/dev/null; } || out+=(prometheus-alertmanager)
   find_promtool >/dev/null || out+=(prometheus)
+  { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } || out+=(chromium) # the incident page test
   echo "${out[*]:-}"
 }
 
@@ -134,4 +135,4 @@ if [[ "$SUDO" != "no" ]]; then
   stop_packaged prometheus-alertmanager "$AM_DEFAULT_BIN" "$AM_PIDFILE"
 fi
 
-log "found redis-server, redis-sentinel, redis-cli, openssl, $(find_alertmanager), $(find_amtool), $(find_promtool)"
+log "found redis-server, redis-sentinel, redis-cli, openssl, chromium, $(find_alertmanager), $(find_amtool), $(find_promtool)"

@@ -243,8 +243,12 @@ async function runStep(
           outcomes.push(o);
           await env.store.append(rec.id, entry(env, 'command.executed', `${show(o)} → ${o.ok ? (o.reply ?? 'OK') : `ERROR ${o.error}`}`, { ...o, remediation: remId, round: round + 1 }));
         }
-        for (const [k, v] of Object.entries(res)) {
-          if (k === 'persisted' && v === false) await env.store.append(rec.id, entry(env, 'note', `${step.action}: not persisted (${String(res['note'] ?? 'CONFIG REWRITE failed')})`, { persisted: false }));
+        // Commands run one at a time, so "persisted" is read from the REWRITE's own outcome: the
+        // change is live but will not survive a restart (e.g. the server runs without a config file).
+        for (const o of got) {
+          if (!o.ok && o.argv[0]?.toUpperCase() === 'CONFIG' && o.argv[1]?.toUpperCase() === 'REWRITE') {
+            await env.store.append(rec.id, entry(env, 'note', `${o.node}: the change is live but not persisted (CONFIG REWRITE: ${o.error ?? 'failed'})`, { persisted: false, node: o.node }));
+          }
         }
         await env.redis.hset(intentKey, field, 'done');
         const bad = got.find((o) => !o.ok && !(o.argv[0]?.toUpperCase() === 'CONFIG' && o.argv[1]?.toUpperCase() === 'REWRITE'));

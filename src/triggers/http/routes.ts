@@ -10,6 +10,7 @@ import { HttpError, toHttpError } from './http-error.js';
 import { engineReady } from './ready.js';
 import { sendError, sendJson, sendText } from './respond.js';
 import type { HttpServerDeps, RequestContext } from './types.js';
+import { uiIncident, uiList, uiLogin, uiLoginForm, uiPostmortem, uiTimeline } from './ui.js';
 import { handleAlertmanagerWebhook } from './webhook.js';
 
 /** One route: `pattern` is matched against the whole path; its groups become `params`. */
@@ -41,6 +42,13 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', pattern: new RegExp(`^/api/incidents/${ID}/approve$`), auth: true, handle: api.approve },
   { method: 'POST', pattern: new RegExp(`^/api/incidents/${ID}/reject$`), auth: true, handle: api.reject },
   { method: 'POST', pattern: /^\/api\/runs$/, auth: true, handle: api.run },
+  // The incident page (read-only HTML; its own cookie sign-in with the same token: ui.ts).
+  { method: 'GET', pattern: /^\/ui\/?$/, auth: false, handle: uiList },
+  { method: 'GET', pattern: /^\/ui\/login$/, auth: false, handle: uiLoginForm },
+  { method: 'POST', pattern: /^\/ui\/login$/, auth: false, handle: uiLogin },
+  { method: 'GET', pattern: new RegExp(`^/ui/incidents/${ID}$`), auth: false, handle: uiIncident },
+  { method: 'GET', pattern: new RegExp(`^/ui/incidents/${ID}/timeline\\.json$`), auth: false, quiet: true, handle: uiTimeline },
+  { method: 'GET', pattern: new RegExp(`^/ui/incidents/${ID}/postmortem$`), auth: false, handle: uiPostmortem },
 ];
 
 async function readyz({ res, deps }: RequestContext): Promise<void> {
