@@ -29,6 +29,8 @@ const USAGE = `usage: redis-runbooks <command> [options]
   incidents reject <id> --by NAME [--reason TEXT]
   lint [dir…]                check the shipped runbooks and yours (default: the config's runbooksDir)
   schema [--out FILE]        print the runbook JSON Schema
+  test [runbook…] [--dir D] [-v]  rehearse runbooks on their recorded cases (rehearsals/), path coverage
+  test --record <incident> [--name N]  print a rehearsal case recorded from a real incident
   demo [--yes]               a throwaway Redis with a memory problem, end to end
 options: --config FILE (or REDIS_RUNBOOKS_CONFIG)`;
 
@@ -103,6 +105,10 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       yes: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      dir: { type: 'string', multiple: true },
+      record: { type: 'string' },
+      name: { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
     },
   });
   const [cmd, sub, arg] = pos;
@@ -156,6 +162,21 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         await cleanup.run();
       }
+    }
+    case 'test': {
+      const { recordFromIncident, rehearse } = await import('./cli/rehearse.js');
+      const cfg = config(o.config);
+      if (o.record !== undefined) {
+        const app = await startApp(cfg, {});
+        try {
+          const r = await recordFromIncident(app, o.record, o.name);
+          out(r.ok ? r.text : r.message);
+          return r.ok ? 0 : 1;
+        } finally {
+          await cleanup.run();
+        }
+      }
+      return rehearse({ dirs: o.dir ?? [cfg.runbooksDir], names: pos.slice(1), deps: loadDeps(cfg), coverage: true, verbose: o.verbose ?? false, write: out });
     }
     case 'demo': {
       const { runDemo } = await import('./cli/demo.js');

@@ -17,6 +17,18 @@ export type EffectOutcome =
   | { failed: { code: string; message: string } }
   | { deferred: true };
 
+/**
+ * The runbook's `derive` values over fresh findings, in order (a derived value may use the ones
+ * before it). Pure: the diagnose effect and rehearsals (`redis-runbooks test`) both use it.
+ */
+export function deriveValues(def: RunbookDef, ctx: MachineContext, findings: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const derived: Record<string, unknown> = {};
+  for (const [name, src] of Object.entries(def.derive)) {
+    derived[name] = compileExpr(src).evaluate(scopeOf({ ...ctx, findings: { ...ctx.findings, ...findings, ...derived } }));
+  }
+  return derived;
+}
+
 /** Run `steps` and return their findings (plus derived values when `derive` is given). */
 export async function runSteps(
   env: EffectEnv,
@@ -49,11 +61,9 @@ export async function runSteps(
     );
   }
   if (opts.derive) {
-    for (const [name, src] of Object.entries(def.derive)) {
-      findings[name] = compileExpr(src).evaluate(scopeOf({ ...ctx, findings: { ...ctx.findings, ...findings } }));
-    }
+    const derived = deriveValues(def, ctx, findings);
+    Object.assign(findings, derived);
     if (Object.keys(def.derive).length > 0) {
-      const derived = Object.fromEntries(Object.keys(def.derive).map((k) => [k, findings[k]]));
       await env.store.append(rec.id, entry(env, 'finding', `derived: ${summarise(derived, 300)}`, { derived }));
     }
   }
