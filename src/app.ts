@@ -30,6 +30,8 @@ import type { StoreClient } from './engine/store/incidents.js';
 import { TargetRegistry } from './engine/targets.js';
 import { startWorker } from './engine/worker.js';
 import { syncSchedules } from './engine/schedules.js';
+import { loadHygiene, startHygiene } from './engine/hygiene/index.js';
+import type { HygieneRuntime } from './engine/hygiene/index.js';
 import type { WorkerHandle } from './engine/worker.js';
 import { routeAlert } from './triggers/alertmanager/route.js';
 import { createHttpServer } from './triggers/http/server.js';
@@ -59,6 +61,8 @@ export interface App {
   queue: Queue<JobData>;
   http?: { door: HttpDoor; port: number; url: string };
   worker?: WorkerHandle;
+  /** Hygiene checks (runbooks/hygiene/*.yaml): the service, its queue, schedulers and worker. */
+  hygiene: HygieneRuntime;
   close(): Promise<void>;
 }
 
@@ -144,6 +148,7 @@ export async function createApp(config: AppConfig, opts: AppOptions = {}): Promi
 }
 
 async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: RunbookCatalog, undo: (() => Promise<unknown> | void)[]): Promise<App> {
+  const hygieneAssignments = loadHygiene(runbookDirs(config).map((d) => d.dir), new Map(Object.entries(config.targets).map(([n, t]) => [n, { role: t.role }])), catalog.names());
   let embedded: EmbeddedStore | undefined;
   let store = config.store;
   if (!store) {
@@ -216,6 +221,16 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
     const ids = await syncSchedules(queue, config.schedules, engine.names());
     if (ids.length > 0) log.info({ schedules: ids }, 'schedules upserted');
   }
+  const hygieneConn = opts.worker ? connectStore(store, 'worker') : undefined;
+  if (hygieneConn) {
+    undo.push(() => hygieneConn.disconnect());
+    hygieneConn.on('error', (e: Error) => log.warn({ err: e.message }, 'hygiene worker store connection error'));
+  }
+  const hygiene = await startHygiene(
+    { redis, keys, targets, ingest: (alerts) => engine.ingest(alerts), assignments: hygieneAssignments, log: log.child({ part: 'hygiene' }), now: opts.now ?? Date.now },
+    { queueConnection: queueConn, ...(hygieneConn ? { workerConnection: hygieneConn } : {}), prefix: config.engine.queuePrefix, schedules: opts.schedules === true },
+  );
+  undo.push(() => hygiene.close());
   let http: App['http'];
   if (opts.http) {
     const door = createHttpServer({
@@ -226,6 +241,7 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
       ...(config.http.token !== undefined ? { token: config.http.token } : {}),
       maxBodyBytes: config.http.maxBodyBytes,
       refusals: new RefusalLimiter(redis, keys),
+      hygiene: hygiene.service,
       ...(slack?.extraRoutes ? { extraRoutes: slack.extraRoutes } : {}),
     });
     undo.push(() => door.close());
@@ -253,6 +269,7 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
     queue,
     ...(http ? { http } : {}),
     ...(worker ? { worker } : {}),
+    hygiene,
     async close() {
       if (closed) return;
       closed = true;
@@ -261,6 +278,8 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
       if (http) await bounded(http.door.close(), 6000);
       if (slack) await bounded(slack.stop(), 3000);
       if (worker) await bounded(worker.close(5000), 6000);
+      await bounded(hygiene.close(), 6000);
+      hygieneConn?.disconnect();
       await bounded(queue.close(), 3000);
       queueConn.disconnect();
       await bounded(targets.close(), 3000);

@@ -14,6 +14,7 @@ import { envOverrides, loadConfig } from './config.js';
 import type { AppConfig } from './config-types.js';
 import { RunbooksError } from './errors.js';
 import { renderPostmortem } from './engine/postmortem.js';
+import { renderHygieneMarkdown } from './engine/hygiene/digest.js';
 import { runbookJsonSchema } from './engine/runbook/json-schema.js';
 import { actions as actionRegistry } from './actions/registry.js';
 import { loadRunbookDirs } from './engine/runbook/load.js';
@@ -29,6 +30,8 @@ const USAGE = `usage: redis-runbooks <command> [options]
   incidents reject <id> --by NAME [--reason TEXT]
   lint [dir…]                check the shipped runbooks and yours (default: the config's runbooksDir)
   schema [--out FILE]        print the runbook JSON Schema
+  hygiene report [--target T] [--format json|md]   the hygiene digest (open and cleared findings)
+  hygiene run <check> --target T                   run one hygiene check now
   test [runbook…] [--dir D] [-v]  rehearse runbooks on their recorded cases (rehearsals/), path coverage
   test --record <incident> [--name N]  print a rehearsal case recorded from a real incident
   demo [--yes]               a throwaway Redis with a memory problem, end to end
@@ -104,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
       md: { type: 'boolean' },
       out: { type: 'string' },
       yes: { type: 'boolean' },
+      format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       dir: { type: 'string', multiple: true },
       record: { type: 'string' },
@@ -177,6 +181,26 @@ async function main(argv: string[]): Promise<number> {
         }
       }
       return rehearse({ dirs: o.dir ?? [cfg.runbooksDir], names: pos.slice(1), deps: loadDeps(cfg), coverage: true, verbose: o.verbose ?? false, write: out });
+    }
+    case 'hygiene': {
+      if ((sub !== 'report' && sub !== 'run') || (sub === 'run' && (!arg || !o.target))) {
+        out('usage: redis-runbooks hygiene report [--target T] [--format json|md] | hygiene run <check> --target T');
+        return 2;
+      }
+      const app = await startApp(config(o.config), {});
+      try {
+        if (sub === 'run' && arg && o.target) {
+          const r = await app.hygiene.service.runCheck(arg, o.target);
+          out(`${arg} on ${o.target}: ${r.run.error ? `failed: ${r.run.error.code}` : `${r.run.found} found, ${r.opened.length} new, ${r.cleared.length} cleared`} (${r.run.ms} ms)`);
+          for (const f of r.open) out(`  ${f.severity.padEnd(8)} ${f.summary}${f.runs > 1 ? ` (seen ${f.runs} runs)` : ''}`);
+          return r.run.error ? 1 : 0;
+        }
+        const report = await app.hygiene.service.report(o.target !== undefined ? { target: o.target } : {});
+        out(o.format === 'md' ? renderHygieneMarkdown(report).trimEnd() : JSON.stringify(report, null, 2));
+        return 0;
+      } finally {
+        await cleanup.run();
+      }
     }
     case 'demo': {
       const { runDemo } = await import('./cli/demo.js');

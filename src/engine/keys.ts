@@ -31,6 +31,12 @@ export interface Keys {
   closedFor(fp: string): string;
   /** Counter (with a TTL: the window) of refused approval attempts recorded for an incident. */
   refusals(id: string): string;
+  /** Hygiene findings of a target: hash `<check>|<key>` → finding with its history (JSON). */
+  hygiene(target: string): string;
+  /** Hygiene check state between runs (e.g. memory readings for growth): hash `<check>` → JSON. */
+  hygieneState(target: string): string;
+  /** The last run of each hygiene check on a target: hash `<check>` → JSON. */
+  hygieneRuns(target: string): string;
 }
 
 export function makeKeys(prefix: string): Keys {
@@ -54,5 +60,8 @@ export function makeKeys(prefix: string): Keys {
     incidentDedup: (id) => `${p}:inc:{${id}}:dedup`,
     closedFor: (fp) => `${p}:closed:${fp}`,
     breaker: (target, runbook) => `${p}:breaker:${target}:${runbook}`,
+    hygiene: (target) => `${p}:hygiene:{${target}}`,
+    hygieneState: (target) => `${p}:hygiene:{${target}}:state`,
+    hygieneRuns: (target) => `${p}:hygiene:{${target}}:runs`,
   };
 }

@@ -12,6 +12,7 @@ import { sendError, sendJson, sendText } from './respond.js';
 import type { HttpServerDeps, RequestContext } from './types.js';
 import { uiIncident, uiList, uiLogin, uiLoginForm, uiPostmortem, uiTimeline } from './ui.js';
 import { handleAlertmanagerWebhook } from './webhook.js';
+import { getHygiene } from './hygiene.js';
 
 /** One route: `pattern` is matched against the whole path; its groups become `params`. */
 export interface Route {
@@ -42,6 +43,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', pattern: new RegExp(`^/api/incidents/${ID}/approve$`), auth: true, handle: api.approve },
   { method: 'POST', pattern: new RegExp(`^/api/incidents/${ID}/reject$`), auth: true, handle: api.reject },
   { method: 'POST', pattern: /^\/api\/runs$/, auth: true, handle: api.run },
+  { method: 'GET', pattern: /^\/api\/hygiene$/, auth: true, handle: getHygiene },
   // The incident page (read-only HTML; its own cookie sign-in with the same token: ui.ts).
   { method: 'GET', pattern: /^\/ui\/?$/, auth: false, handle: uiList },
   { method: 'GET', pattern: /^\/ui\/login$/, auth: false, handle: uiLoginForm },

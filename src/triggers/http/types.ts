@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../engine/metrics.js';
 import type { AlertInput, EnginePort, RoutedAlert } from '../../engine/types.js';
+import type { HygieneReader } from '../../engine/hygiene/types.js';
 
 /** Result of routing one alert: a runbook and target, or why none matched. */
 export type RouteResult = { ok: true; routed: RoutedAlert } | { ok: false; reason: string; detail: string };
@@ -37,6 +38,8 @@ export interface HttpServerDeps {
    * whether it may still be recorded; past the budget the door answers 429 and records nothing.
    */
   refusals?: { admit(incidentId: string): Promise<boolean> };
+  /** Hygiene digest (`GET /api/hygiene`). */
+  hygiene?: HygieneReader;
 }
 
 /** One request as a route handler sees it. */
