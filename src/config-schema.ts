@@ -233,6 +233,8 @@ export function configSchema(baseDir: string) {
       .default([])
       .superRefine(
         (list, ctx) => {
+          // `when` lets this run on a body whose other parts failed, so `approvers: {}` gets here too (issue 12 fuzzing)
+          if (!Array.isArray(list)) return;
           const seen = new Set<string>();
           list.forEach((a, i) => {
             const id: unknown = (a as { id?: unknown } | null)?.id;

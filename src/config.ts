@@ -118,7 +118,8 @@ export function parseConfig(
   const baseDir = opts.baseDir ?? dirname(resolve(opts.cwd ?? process.cwd(), source));
   const { value: raw, lineOf } = readYaml(text, source);
   const issues: Issue[] = [];
-  const data = interpolate(raw, env, [], issues);
+  const fromEnv: FromEnv = new Map();
+  const data = interpolate(raw, env, [], issues, fromEnv);
   const failed = new Set(issues.map((i) => formatPath(i.path)));
 
   const result = configSchema(baseDir).safeParse(data, {
@@ -129,7 +130,7 @@ export function parseConfig(
       for (const issue of fromZodIssue(iss)) if (!failed.has(formatPath(issue.path))) issues.push(issue);
     }
   }
-  if (issues.length > 0 || !result.success) throw toConfigError(source, issues, lineOf);
+  if (issues.length > 0 || !result.success) throw toConfigError(source, issues, lineOf, fromEnv);
 
   const overrides = envOverrides(env);
   const logLevel = result.data.logLevel ?? overrides.logLevel ?? 'info';
@@ -138,6 +139,7 @@ export function parseConfig(
   }
   const cfg = build(result.data, source, baseDir, overrides, logLevel);
   LINES.set(cfg, lineOf);
+  FROM_ENV.set(cfg, fromEnv);
   return cfg;
 }
 
@@ -149,7 +151,7 @@ const LINES = new WeakMap<AppConfig, (path: readonly PathSeg[]) => number | unde
  * named like a validation error: `file: yaml.path: problem (line N)`.
  */
 export function configProblem(cfg: AppConfig, path: readonly PathSeg[], message: string): ConfigError {
-  return new ConfigError(issueLine(cfg.source, { path, message }, LINES.get(cfg)));
+  return new ConfigError(scrubEnv(issueLine(cfg.source, { path, message }, LINES.get(cfg)), FROM_ENV.get(cfg)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,15 +238,32 @@ function pathAt(node: unknown, offset: number, path: PathSeg[]): PathSeg[] {
 const REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{/g;
 
 /** Copy `value`, dropping null map entries and expanding `${VAR}` / `${VAR:-default}` / `$${`. */
-function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: PathSeg[], issues: Issue[]): unknown {
-  if (typeof value === 'string') return expand(value, env, path, issues);
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], issues));
+/**
+ * Values substituted from the environment, with the variable each came from. A message may echo a
+ * value from the file (an unknown target name, a file path); when that value came from `${VAR}` it
+ * is shown as `${VAR}` instead, so a secret put in the wrong place never reaches a message (found
+ * by fuzzing, issue 12).
+ */
+type FromEnv = Map<string, string>;
+const FROM_ENV = new WeakMap<AppConfig, FromEnv>();
+
+/** `text` with every environment value of 3+ characters replaced by its `${VAR}` (longest first). */
+function scrubEnv(text: string, fromEnv: FromEnv | undefined): string {
+  if (!fromEnv) return text;
+  let out = text;
+  for (const [v, name] of [...fromEnv].sort((a, b) => b[0].length - a[0].length)) if (v.length >= 3) out = out.split(v).join(`\${${name}}`);
+  return out;
+}
+
+function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: PathSeg[], issues: Issue[], fromEnv: FromEnv): unknown {
+  if (typeof value === 'string') return expand(value, env, path, issues, fromEnv);
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i], issues, fromEnv));
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       if (v === null) continue;
       Object.defineProperty(out, k, {
-        value: interpolate(v, env, [...path, k], issues),
+        value: interpolate(v, env, [...path, k], issues, fromEnv),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -255,7 +274,7 @@ function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: PathSeg[], is
   return value;
 }
 
-function expand(s: string, env: NodeJS.ProcessEnv, path: PathSeg[], issues: Issue[]): string {
+function expand(s: string, env: NodeJS.ProcessEnv, path: PathSeg[], issues: Issue[], fromEnv: FromEnv): string {
   if (!s.includes('${')) return s;
   return s.replace(REF, (whole: string, name: string | undefined, fallback: string | undefined) => {
     if (whole === '$${') return '${';
@@ -264,6 +283,7 @@ function expand(s: string, env: NodeJS.ProcessEnv, path: PathSeg[], issues: Issu
       return '';
     }
     const v = Object.hasOwn(env, name) ? env[name] : undefined;
+    if (v !== undefined && v !== '') fromEnv.set(v, name);
     if (fallback !== undefined) return v === undefined || v === '' ? fallback : v;
     if (v === undefined) {
       issues.push({ path, message: `environment variable ${name} is not set` });
@@ -393,8 +413,8 @@ function fromZodIssue(iss: z.core.$ZodIssue): Issue[] {
   }
 }
 
-function toConfigError(source: string, issues: Issue[], lineOf?: (path: readonly PathSeg[]) => number | undefined): ConfigError {
-  return new ConfigError([...new Set(issues.map((i) => issueLine(source, i, lineOf)))].join('\n'));
+function toConfigError(source: string, issues: Issue[], lineOf?: (path: readonly PathSeg[]) => number | undefined, fromEnv?: FromEnv): ConfigError {
+  return new ConfigError(scrubEnv([...new Set(issues.map((i) => issueLine(source, i, lineOf)))].join('\n'), fromEnv));
 }
 
 /** `file: yaml.path: problem (line N)`; the line is that of the path, or of its nearest ancestor in the file. */
