@@ -12,7 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import type { App } from '../../src/app.js';
+import type { ActionContext } from '../../src/actions/types.js';
+import { ConnectionPool } from '../../src/actions/redis/connection.js';
+import { latencyView } from '../../src/actions/redis/latency-view.js';
 import type { TimelineEntry } from '../../src/engine/types.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
 import { post, RUNBOOKS_DIR, startTestApp, webhookBody } from '../helpers/app.js';
@@ -157,4 +161,45 @@ describe('redis-latency-spike', () => {
     expect(tl.some((e) => e.kind === 'proposal' || e.kind.startsWith('command.') || e.kind.startsWith('approval.'))).toBe(false);
     expect(await cmdCalls('client|kill')).toBe(kills);
   }, 60_000);
+
+  it('no slow command, a fork instead, latency monitoring off: the fork is named, the monitor is reported off and left off', async () => {
+    const c = node.client();
+    await c.config('SET', 'latency-monitor-threshold', '100');
+    await c.call('DEBUG', 'SLEEP', '0.15'); // one spike recorded while monitoring was on
+    await c.config('SET', 'latency-monitor-threshold', '0');
+    await c.call('SLOWLOG', 'RESET');
+    await c.call('BGSAVE');
+    for (let i = 0; i < 100 && /rdb_bgsave_in_progress:1/.test(String(await c.call('INFO', 'persistence'))); i++) await sleep(50);
+    const forkUsec = Number(/latest_fork_usec:(\d+)/.exec(String(await c.call('INFO', 'stats')))?.[1]);
+    expect(forkUsec).toBeGreaterThan(0);
+    const pool = new ConnectionPool();
+    const n = { host: node.host, port: node.port };
+    const ctx: ActionContext = {
+      target: { name: 'api', mode: 'standalone', role: 'cache', endpoints: [n], sentinels: [], allowAutomatic: false, connect: async (x) => pool.get(x) },
+      node: n,
+      findings: {},
+      params: {},
+      dryRun: false,
+      log: pino({ level: 'silent' }),
+      signal: new AbortController().signal,
+      now: () => Date.now(),
+    };
+    try {
+      // the fork threshold just below the fork this server really made
+      const r = await latencyView.run(latencyView.input.parse({ gapMs: 200, windowSec: 60, forkUs: Math.max(0, forkUsec - 1) }), ctx);
+      expect(r.cause).toBe('fork');
+      expect(r.summary).toMatch(/^likely cause: fork for persistence — last fork \d+ (µs|ms)/);
+      expect(r.offenderIds).toEqual([]);
+      expect(r.monitorOff).toBe(true);
+      // the spike recorded while it was on is still listed: the doctor says "disabled" only when it has none
+      expect(r.doctor.disabled).toBe(false);
+      expect(r.doctor.events.map((e) => e.event)).toContain('command');
+      expect(r.evidence[0]).toMatch(/^latency-monitor-threshold is 0: LATENCY LATEST\/DOCTOR record nothing \(monitoring off; not changed/);
+      // with the default threshold (500 ms) this small fork is no cause: nothing is slow
+      expect((await latencyView.run(latencyView.input.parse({ gapMs: 200, windowSec: 60 }), ctx)).cause).toBe('none');
+      expect((await c.config('GET', 'latency-monitor-threshold'))[1]).toBe('0');
+    } finally {
+      await pool.closeAll();
+    }
+  });
 });

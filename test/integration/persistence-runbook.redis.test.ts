@@ -29,10 +29,12 @@ const TOKEN = 'tok';
 let store: RedisProcess;
 let gone: RedisProcess; // its dir is removed
 let blocked: RedisProcess; // dump.rdb is a directory
+let locked: RedisProcess; // dir removed, enable-protected-configs no
 let app: App;
 let runbooksDir = '';
 let work = '';
 let goneDir = '';
+let lockedDir = '';
 let fallbackDir = '';
 
 const addr = (r: RedisProcess): string => `${r.host}:${r.port}`;
@@ -73,20 +75,23 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'rr-persist-'));
   goneDir = join(work, 'data');
   fallbackDir = join(work, 'fallback');
+  lockedDir = join(work, 'locked');
   mkdirSync(goneDir);
+  mkdirSync(lockedDir);
   mkdirSync(fallbackDir);
   store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
   gone = await startRedis({ configFile: true, args: [...base, '--dir', goneDir] });
   blocked = await startRedis({ configFile: true, args: base });
+  locked = await startRedis({ configFile: true, args: [...base, '--dir', lockedDir, '--enable-protected-configs', 'no'] });
   runbooksDir = await mkdtemp(join(tmpdir(), 'rr-persist-rb-'));
   await copyFile(join(RUNBOOKS_DIR, 'redis-persistence-failing.yaml'), join(runbooksDir, 'redis-persistence-failing.yaml'));
   const t = (p: RedisProcess) => ({ endpoints: [addr(p)], role: 'store' as const });
-  app = await startTestApp({ storeUrl: store.url, runbooksDir, token: TOKEN, targets: { orders: t(gone), ledger: t(blocked) } });
+  app = await startTestApp({ storeUrl: store.url, runbooksDir, token: TOKEN, targets: { orders: t(gone), ledger: t(blocked), billing: t(locked) } });
 }, 60_000);
 
 afterAll(async () => {
   await app?.close().catch(() => undefined);
-  for (const s of [gone, blocked, store]) await s?.stop();
+  for (const s of [gone, blocked, locked, store]) await s?.stop();
   for (const d of [runbooksDir, work]) if (d) await rm(d, { recursive: true, force: true });
 });
 
@@ -175,4 +180,21 @@ describe('redis-persistence-failing', () => {
     expect(await blocked.client().dbsize()).toBe(500);
     expect(await blocked.client().set('order:new', 'x')).toBe('OK');
   }, 120_000);
+
+  it('dir is a protected config for this engine (enable-protected-configs no): the fallback is not offered and the note says why; rejected, nothing changed', async () => {
+    await fill(locked, 100);
+    rmSync(lockedDir, { recursive: true, force: true });
+    await failSave(locked);
+    const id = await alert(locked, 'feed000000000003', { redis_fallback_dir: fallbackDir });
+    const waiting = await waitState(app, id, ['awaiting_approval'], 30_000);
+    expect(waiting.pendingApproval?.options).toBeUndefined();
+    expect(waiting.pendingApproval?.remediation).toBe('retry-bgsave');
+    const tl = (await app.engine.getTimeline(id)) ?? [];
+    expect(notes(tl)).toContain('dir cannot be moved at runtime by this engine: enable-protected-configs no: dir can only change in the config file, with a restart');
+    expect((await app.engine.reject(id, 'alice', 'cli', 'fix the volume first')).ok).toBe(true);
+    await waitState(app, id, [...FINAL_STATES], 30_000);
+    expect(await cmdCalls(locked, 'config|set')).toBe(0);
+    expect(await cmdCalls(locked, 'bgsave')).toBe(1); // the test's own
+    expect((await persistence(locked))['rdb_last_bgsave_status']).toBe('err');
+  }, 60_000);
 });

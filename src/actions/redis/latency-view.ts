@@ -40,6 +40,8 @@ const input = z
     entries: z.number().int().positive().max(1024).default(128),
     /** A slow entry counts for `slowInGap` from this duration (µs; the alert's 100 ms). */
     minUs: z.number().int().nonnegative().default(100_000),
+    /** A fork this long (µs, latest_fork_usec or a LATENCY fork event) is the likely cause when no client dominates. */
+    forkUs: z.number().int().nonnegative().default(500_000),
     /** A client's output buffer is big from this many bytes. */
     bigOmem: z.number().int().nonnegative().default(1024 * 1024),
     /** Client names of the engine itself (their slow entries are not the spike). */
@@ -171,7 +173,7 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     const dominant = g0 !== undefined && g0.share >= 0.5 && g0.maxUs >= inp.minUs;
     const cause: LatencyViewResult['cause'] = dominant
       ? 'slow-command'
-      : latestForkUsec > 500_000 || (forkEvent !== undefined && forkEvent.maxMs > 500)
+      : latestForkUsec > inp.forkUs || (forkEvent !== undefined && forkEvent.maxMs * 1000 > inp.forkUs)
         ? 'fork'
         : recentEvent('expire-cycle') || expireCapDelta > 0
           ? 'expire-cycle'
