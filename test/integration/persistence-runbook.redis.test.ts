@@ -18,7 +18,12 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import type { App } from '../../src/app.js';
+import type { ActionContext, PlannedCommand } from '../../src/actions/types.js';
+import { ConnectionPool } from '../../src/actions/redis/connection.js';
+import { bgsave } from '../../src/actions/redis/bgsave.js';
+import { persistenceDir } from '../../src/actions/redis/persistence-dir.js';
 import type { TimelineEntry } from '../../src/engine/types.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
 import { post, RUNBOOKS_DIR, startTestApp, webhookBody } from '../helpers/app.js';
@@ -196,5 +201,57 @@ describe('redis-persistence-failing', () => {
     expect(await cmdCalls(locked, 'config|set')).toBe(0);
     expect(await cmdCalls(locked, 'bgsave')).toBe(1); // the test's own
     expect((await persistence(locked))['rdb_last_bgsave_status']).toBe('err');
+  }, 60_000);
+
+  it('crash resume and refusals of the two mutating actions, on live servers: applied() reads the effect, plan() refuses a protected dir and AOF', async () => {
+    const pool = new ConnectionPool();
+    const ctxOf = (r: RedisProcess): ActionContext => {
+      const n = { host: r.host, port: r.port };
+      return {
+        target: { name: 't', mode: 'standalone', role: 'store', endpoints: [n], sentinels: [], allowAutomatic: false, connect: async (x) => pool.get(x) },
+        node: n,
+        findings: {},
+        params: {},
+        dryRun: false,
+        log: pino({ level: 'silent' }),
+        signal: new AbortController().signal,
+        now: () => Date.now(),
+      };
+    };
+    const aof = await startRedis({ configFile: true, args: ['--appendonly', 'yes', '--enable-protected-configs', 'yes'] });
+    try {
+      // BGSAVE: not in place until rdb_last_save_time moves past `since`; a failed save never moves it
+      const ctx = ctxOf(blocked);
+      const since = Number((await persistence(blocked))['rdb_last_save_time']);
+      const input = bgsave.input.parse({ kind: 'rdb', since });
+      const cmd: PlannedCommand = { node: addr(blocked), argv: ['BGSAVE'] };
+      expect(await bgsave.applied?.(cmd, input, ctx)).toBe(false);
+      rmSync(join(blocked.dir, 'dump.rdb'), { force: true }); // the good snapshot of the test before
+      mkdirSync(join(blocked.dir, 'dump.rdb'));
+      await failSave(blocked);
+      expect(await bgsave.applied?.(cmd, input, ctx)).toBe(false);
+      rmSync(join(blocked.dir, 'dump.rdb'), { recursive: true });
+      await new Promise((r) => setTimeout(r, 1100)); // rdb_last_save_time has a 1 s resolution
+      const out = await bgsave.run(input, ctx, await bgsave.plan?.(input, ctx));
+      expect(out.outcomes.map((o) => o.reply)).toEqual(['Background saving started']);
+      await waitFor(async () => (await persistence(blocked))['rdb_bgsave_in_progress'] === '0', 10_000, 'save');
+      expect(await bgsave.applied?.(cmd, input, ctx)).toBe(true);
+      expect(await bgsave.applied?.(cmd, bgsave.input.parse({}), ctx)).toBeUndefined(); // no reference: cannot tell
+
+      // CONFIG SET dir: in place when CONFIG GET dir shows exactly that path
+      const dirCmd: PlannedCommand = { node: addr(gone), argv: ['CONFIG', 'SET', 'dir', fallbackDir] };
+      expect(await persistenceDir.applied?.(dirCmd, { dir: fallbackDir }, ctxOf(gone))).toBe(true);
+      expect(await persistenceDir.applied?.({ ...dirCmd, argv: ['CONFIG', 'SET', 'dir', `${fallbackDir}/other`] }, { dir: fallbackDir }, ctxOf(gone))).toBe(false);
+      // already there: nothing planned
+      expect(await persistenceDir.plan?.({ dir: `${fallbackDir}/` }, ctxOf(gone))).toEqual([]);
+      // refused at plan time
+      await expect(persistenceDir.plan?.({ dir: fallbackDir }, ctxOf(locked))).rejects.toMatchObject({ code: 'refused_protected_config' });
+      await expect(persistenceDir.plan?.({ dir: fallbackDir }, ctxOf(aof))).rejects.toMatchObject({ code: 'refused_aof_on' });
+      expect(() => persistenceDir.input.parse({ dir: 'relative/path' })).toThrow();
+      expect(() => persistenceDir.input.parse({ dir: '/data/../etc' })).toThrow();
+    } finally {
+      await pool.closeAll();
+      await aof.stop();
+    }
   }, 60_000);
 });
