@@ -9,6 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -32,6 +33,18 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = cleanEnv()): { code: number | null; out: string; err: string } {
   const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 240_000, maxBuffer: 64 * 1024 * 1024 });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      done(true);
+    });
+    sock.once('error', () => done(false));
+  });
 }
 
 beforeAll(async () => {
@@ -143,7 +156,7 @@ register('./hooks.mjs', import.meta.url, { data: { out: ${JSON.stringify(trace)}
 
   // 4. A dry run against the real target: the embedded store is started by the command and stopped.
   const keysBefore = await t.client().dbsize();
-  const run = rr(['run', 'redis-memory-pressure', '--target', 'x', '--dry-run', '--config', cfg]);
+  const run = sh(bin, ['run', 'redis-memory-pressure', '--target', 'x', '--dry-run', '--config', cfg], work, cleanEnv({ LOG_LEVEL: 'info' }));
   expect(run.code, `${run.out}\n${run.err}`).toBe(0);
   expect(run.out).toMatch(/incident inc-\S+ opened/);
   expect(run.out).toMatch(/command\.dry-run .*CONFIG SET maxmemory/);
@@ -152,4 +165,9 @@ register('./hooks.mjs', import.meta.url, { data: { out: ${JSON.stringify(trace)}
   expect(await t.client().dbsize()).toBe(keysBefore);
   expect(existsSync(join(dir, 'data', 'store', 'appendonlydir'))).toBe(true);
   expect(existsSync(join(dir, 'data', 'store', 'port'))).toBe(false);
+  // and the redis-server it started (its port is in the start-up log line) no longer listens
+  const embeddedLine = `${run.out}\n${run.err}`.split('\n').find((l) => l.includes('"msg":"embedded store"'));
+  const port = Number(/"port":(\d+)/.exec(embeddedLine ?? '')?.[1]);
+  expect(port, 'the embedded store log line').toBeGreaterThan(0);
+  expect(await listening(port)).toBe(false);
 });
