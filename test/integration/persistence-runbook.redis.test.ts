@@ -11,7 +11,12 @@
  *   answers an empty string (getcwd fails);
  * - a directory named like `dbfilename` inside `dir`: the final rename fails with EISDIR
  *   ("Error moving temp DB file … on the final destination dump.rdb … Is a directory").
+ * - an AOF rewrite (AOF on, 7.0 multi-part): a directory at appendonlydir/appendonly.aof.2.base.rdb
+ *   makes the rename of the rewritten base fail (EISDIR): aof_last_bgrewrite_status:err.
  * `save 3600 1` keeps Redis from retrying by itself (it retries every 5 s once a save point is due).
+ * An AOF *write* error (aof_last_write_status:err, writes refused) needs a full disk or an I/O
+ * error, which could not be planted here as root: the runbook escalates it (Redis retries the
+ * write every second by itself once the disk accepts it); it is covered by the parser tests only.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -35,6 +40,7 @@ let store: RedisProcess;
 let gone: RedisProcess; // its dir is removed
 let blocked: RedisProcess; // dump.rdb is a directory
 let locked: RedisProcess; // dir removed, enable-protected-configs no
+let aofNode: RedisProcess; // AOF on; the rewrite's rename target blocked
 let app: App;
 let runbooksDir = '';
 let work = '';
@@ -88,15 +94,16 @@ beforeAll(async () => {
   gone = await startRedis({ configFile: true, args: [...base, '--dir', goneDir] });
   blocked = await startRedis({ configFile: true, args: base });
   locked = await startRedis({ configFile: true, args: [...base, '--dir', lockedDir, '--enable-protected-configs', 'no'] });
+  aofNode = await startRedis({ configFile: true, args: ['--appendonly', 'yes'] });
   runbooksDir = await mkdtemp(join(tmpdir(), 'rr-persist-rb-'));
   await copyFile(join(RUNBOOKS_DIR, 'redis-persistence-failing.yaml'), join(runbooksDir, 'redis-persistence-failing.yaml'));
   const t = (p: RedisProcess) => ({ endpoints: [addr(p)], role: 'store' as const });
-  app = await startTestApp({ storeUrl: store.url, runbooksDir, token: TOKEN, targets: { orders: t(gone), ledger: t(blocked), billing: t(locked) } });
+  app = await startTestApp({ storeUrl: store.url, runbooksDir, token: TOKEN, targets: { orders: t(gone), ledger: t(blocked), billing: t(locked), events: t(aofNode) } });
 }, 60_000);
 
 afterAll(async () => {
   await app?.close().catch(() => undefined);
-  for (const s of [gone, blocked, locked, store]) await s?.stop();
+  for (const s of [gone, blocked, locked, aofNode, store]) await s?.stop();
   for (const d of [runbooksDir, work]) if (d) await rm(d, { recursive: true, force: true });
 });
 
@@ -202,6 +209,31 @@ describe('redis-persistence-failing', () => {
     expect(await cmdCalls(locked, 'bgsave')).toBe(1); // the test's own
     expect((await persistence(locked))['rdb_last_bgsave_status']).toBe('err');
   }, 60_000);
+
+  it('AOF rewrite failing (its rename target blocked): BGREWRITEAOF offered; after the host is fixed and it is approved, the rewrite succeeds and no key is lost', async () => {
+    await fill(aofNode, 300);
+    // 7.0 multi-part AOF: the rewrite renames its temp file to appendonlydir/appendonly.aof.2.base.rdb
+    const target = join(aofNode.dir, 'appendonlydir', 'appendonly.aof.2.base.rdb');
+    mkdirSync(target);
+    await aofNode.client().call('BGREWRITEAOF');
+    await waitFor(async () => (await persistence(aofNode))['aof_last_bgrewrite_status'] === 'err' && (await persistence(aofNode))['aof_rewrite_in_progress'] === '0', 10_000, 'rewrite error');
+    expect(await aofNode.client().set('order:new', 'x')).toBe('OK'); // a failed rewrite does not refuse writes
+    const id = await alert(aofNode, 'feed000000000004', { failed: 'aof_rewrite' });
+    const waiting = await waitState(app, id, ['awaiting_approval'], 30_000);
+    expect(waiting.pendingApproval?.remediation).toBe('retry-aof-rewrite');
+    expect(waiting.pendingApproval?.commands.map((c) => c.argv.join(' '))).toEqual(['BGREWRITEAOF']);
+    const tl = (await app.engine.getTimeline(id)) ?? [];
+    expect(notes(tl).find((n) => n.startsWith('AOF rewrite failing'))).toMatch(new RegExp(`^AOF rewrite failing on ${addr(aofNode)} \\(aof_last_bgrewrite_status:err, 1 consecutive failures\\): dir ${aofNode.dir}, dump\\.rdb, AOF in appendonlydir; .*; writes accepted \\(MISCONF 0 so far, \\+0 in 1 s\\)$`));
+    expect(notes(tl).some((n) => n.startsWith('writes are refused'))).toBe(false);
+    rmSync(target, { recursive: true });
+    expect((await post(`${app.http?.url ?? ''}/api/incidents/${id}/approve`, { by: 'alice' }, TOKEN)).status).toBe(200);
+    const done = await waitState(app, id, [...FINAL_STATES], 60_000);
+    expect(done.state, done.outcome).toBe('resolved');
+    const after = await persistence(aofNode);
+    expect(after['aof_last_bgrewrite_status']).toBe('ok');
+    expect(after['aof_rewrites_consecutive_failures']).toBe('0');
+    expect(await aofNode.client().dbsize()).toBe(301);
+  }, 90_000);
 
   it('crash resume and refusals of the two mutating actions, on live servers: applied() reads the effect, plan() refuses a protected dir and AOF', async () => {
     const pool = new ConnectionPool();
