@@ -69,6 +69,14 @@ describe('persistence state from captured replies', () => {
     expect(readPersistence(ok.info, configPairs(ok.cap.config), { maxAgeSec: 0 }).cause).toBe(ok.state.lastSaveAgeSec > 0 ? 'save-overdue' : 'healthy');
   });
 
+  it('AOF write error (the captured healthy reply with AOF on and aof_last_write_status:err): refused writes even without save points', () => {
+    const { info, cap } = load('ok');
+    const p = { ...info['persistence'], aof_enabled: '1', aof_last_write_status: 'err' };
+    const s = readPersistence({ ...info, persistence: p }, { ...configPairs(cap.config), save: '', appendonly: 'yes' }, { maxAgeSec: 172_800 });
+    expect(s).toMatchObject({ cause: 'aof-write-failing', failing: true, writesRefused: true, aofEnabled: true });
+    expect(persistenceSummary(s, 'n:1', 4, 1000)).toMatch(/^AOF writes failing on n:1 \(aof_last_write_status:err\): dir \/tmp\/h8cap\/data, dump\.rdb, AOF in appendonlydir; .*; writes refused with MISCONF \(0 so far, \+4 in 1 s\)$/);
+  });
+
   it('small pieces: save points, CONFIG GET as a map, loopback addresses, ages', () => {
     expect(parseSavePoints('3600 1 300 100 60 10000')).toEqual([{ seconds: 3600, changes: 1 }, { seconds: 300, changes: 100 }, { seconds: 60, changes: 10000 }]);
     expect(parseSavePoints('')).toEqual([]);
