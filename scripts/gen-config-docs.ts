@@ -158,7 +158,7 @@ function typeText(s: Json, kind: Kind | undefined): string {
     }
     return 'object';
   }
-  if (Array.isArray(s['enum'])) return (s['enum'] as unknown[]).map((e) => code(String(e))).join(' \\| ');
+  if (Array.isArray(s['enum'])) return (s['enum'] as unknown[]).map((e) => code(String(e))).join(' | ');
   if (kind === 'duration') return 'duration (`30s`, `5m`, `1h`, or ms)';
   if (kind === 'host:port') return '`host:port`';
   if (kind === 'file') return 'file path';

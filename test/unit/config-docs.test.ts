@@ -41,7 +41,7 @@ describe('configuration reference (docs/configuration.md)', () => {
     expect(byPath.get('http.port')?.def).toBe(8080);
     expect(byPath.get('engine.approvalTimeout')?.def).toBe(cfg.engine.approvalTimeoutMs);
     expect(byPath.get('targets.<name>.role')?.required).toBe(true);
-    expect(byPath.get('targets.<name>.role')?.type).toBe('`cache` \\| `store`');
+    expect(byPath.get('targets.<name>.role')?.type).toBe('`cache` | `store`');
     expect(byPath.get('runbooksDir')?.type).toBe('string or list of string, at least 1');
     expect(byPath.get('shippedRunbooks')?.def).toBe(true);
     for (const r of rows) expect(r.doc.d.length, r.path).toBeGreaterThan(5);
