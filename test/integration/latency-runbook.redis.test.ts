@@ -109,7 +109,7 @@ describe('redis-latency-spike', () => {
       const summary = notes(tl).find((n) => n.startsWith('likely cause:'));
       expect(summary).toMatch(new RegExp(`^likely cause: DEBUG SLEEP \\(2 args\\) from 127\\.0\\.0\\.1:\\d+ name=report-job took up to 3\\d\\d ms, \\d+ times in 300 s \\([\\d.]+ s in total, \\d+% of the slow time\\); client id=${jobId} still connected \\(cmd=debug`));
       const details = notes(tl).find((n) => n.startsWith('evidence:')) ?? '';
-      expect(details).toMatch(/LATENCY LATEST command: latest 3\d\d ms/);
+      expect(details).toMatch(/LATENCY LATEST command: latest 3\d\d ms \d+ s ago, worst 3\d\d ms; LATENCY HISTORY: [1-9]\d* spike\(s\) in 300 s, worst 3\d\d ms/);
       expect(details).toMatch(/busiest commands in 1000 ms: debug \d+ calls, 3\d\d ms\/call/);
       expect(details).toMatch(/1 blocked client\(s\) \(flag b\): id=\d+ 127\.0\.0\.1:\d+ name=waiter cmd=blpop/);
       expect(notes(tl).find((n) => n.startsWith('still happening:'))).toMatch(/^still happening: [1-9]\d* command\(s\) of 100 ms or more in the last second, the longest 3\d\d ms$/);

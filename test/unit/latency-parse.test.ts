@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseInfo } from '../../src/actions/redis/info.js';
 import { parseClientList } from '../../src/actions/redis/client-list.js';
-import { describeGroup, fmtUs, groupSlow, parseCommandstats, parseLatencyDoctor, parseLatencyLatest, parseSlowlog, redactArgv, topCommands } from '../../src/actions/redis/latency-parse.js';
+import { describeGroup, fmtUs, groupSlow, parseCommandstats, parseLatencyDoctor, parseLatencyHistory, parseLatencyLatest, parseSlowlog, redactArgv, topCommands } from '../../src/actions/redis/latency-parse.js';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures');
 const read = (f: string): string => readFileSync(join(FIX, f), 'utf8');
-const cap = JSON.parse(read('latency-capture.json')) as { slowlog: unknown; slowlogLen: number; latencyLatest: unknown; config: string[] };
+const cap = JSON.parse(read('latency-capture.json')) as { slowlog: unknown; slowlogLen: number; latencyLatest: unknown; latencyHistory: unknown; config: string[] };
 
 describe('latency evidence from captured replies', () => {
   const entries = parseSlowlog(cap.slowlog);
@@ -52,6 +52,9 @@ describe('latency evidence from captured replies', () => {
 
   it('LATENCY LATEST and DOCTOR: the command event, and monitoring off or no spike', () => {
     expect(parseLatencyLatest(cap.latencyLatest)).toEqual([{ event: 'command', ts: expect.any(Number), latestMs: 300, maxMs: 300 }]);
+    const hist = parseLatencyHistory(cap.latencyHistory);
+    expect(hist.map((h) => h.ms)).toEqual([300, 300]);
+    expect(hist[1]?.ts).toBeGreaterThanOrEqual(hist[0]?.ts ?? Infinity);
     const doc = parseLatencyDoctor(read('latency-doctor-spikes.txt'));
     expect(doc).toEqual({ disabled: false, noSpikes: false, events: [{ event: 'command', spikes: 2, avgMs: 300, worstMs: 300 }], thp: false, fork: false });
     expect(parseLatencyDoctor(read('latency-doctor-disabled.txt'))).toMatchObject({ disabled: true, events: [] });

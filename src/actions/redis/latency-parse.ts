@@ -74,6 +74,12 @@ export function parseLatencyLatest(reply: unknown): LatencyEvent[] {
     .map((r) => ({ event: text(r[0]), ts: int(r[1]), latestMs: int(r[2]), maxMs: int(r[3]) }));
 }
 
+/** LATENCY HISTORY <event> reply → `{ ts, ms }` samples, oldest first. */
+export function parseLatencyHistory(reply: unknown): Array<{ ts: number; ms: number }> {
+  if (!Array.isArray(reply)) return [];
+  return reply.filter((r): r is unknown[] => Array.isArray(r) && r.length >= 2).map((r) => ({ ts: int(r[0]), ms: int(r[1]) }));
+}
+
 /** LATENCY DOCTOR, read. */
 export interface LatencyDoctor {
   /** latency-monitor-threshold is 0: the doctor refuses ("Latency monitoring is disabled"). */

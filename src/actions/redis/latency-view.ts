@@ -22,6 +22,7 @@ import {
   groupSlow,
   parseCommandstats,
   parseLatencyDoctor,
+  parseLatencyHistory,
   parseLatencyLatest,
   parseSlowlog,
   topCommands,
@@ -122,7 +123,7 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     'commands[]': 'INFO commandstats between the two reads, worst first: command, calls, usec, usecPerCall, busyShare (share of the window)',
     monitorThresholdMs: 'latency-monitor-threshold (ms; 0 = off)',
     monitorOff: 'latency-monitor-threshold is 0: LATENCY LATEST/DOCTOR see nothing (reported, never changed)',
-    'latencyEvents[]': 'LATENCY LATEST: event, ts, latestMs, maxMs',
+    'latencyEvents[]': 'LATENCY LATEST: event, ts, latestMs, maxMs (LATENCY HISTORY of each, within windowSec, is in evidence)',
     doctor: 'LATENCY DOCTOR read: disabled, noSpikes, events (event, spikes, avgMs, worstMs), thp, fork',
     thp: 'LATENCY DOCTOR mentions huge pages',
     latestForkUsec: 'latest_fork_usec (µs)',
@@ -189,7 +190,11 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     const bigBuffers = clients.filter((c) => c.omem >= inp.bigOmem).sort((x, y) => y.omem - x.omem).slice(0, 10).map(brief);
     const evidence: string[] = [];
     if (threshold === 0) evidence.push('latency-monitor-threshold is 0: LATENCY LATEST/DOCTOR record nothing (monitoring off; not changed — CONFIG SET latency-monitor-threshold 100 turns it on)');
-    for (const e of latencyEvents) evidence.push(`LATENCY LATEST ${e.event}: latest ${e.latestMs} ms ${now - e.ts} s ago, worst ${e.maxMs} ms`);
+    for (const e of latencyEvents.slice(0, 5)) {
+      const h = parseLatencyHistory(await sendCommand(ctx, ctx.node, ['LATENCY', 'HISTORY', e.event])).filter((x) => x.ts >= now - inp.windowSec);
+      const hist = h.length > 0 ? `; LATENCY HISTORY: ${h.length} spike(s) in ${inp.windowSec} s, worst ${Math.max(...h.map((x) => x.ms))} ms` : `; none in the last ${inp.windowSec} s`;
+      evidence.push(`LATENCY LATEST ${e.event}: latest ${e.latestMs} ms ${now - e.ts} s ago, worst ${e.maxMs} ms${hist}`);
+    }
     const busy = commands.filter((c) => c.busyShare >= 0.01).slice(0, 3);
     if (busy.length > 0) evidence.push(`busiest commands in ${inp.gapMs} ms: ${busy.map((c) => `${c.command} ${c.calls} calls, ${fmtUs(c.usecPerCall)}/call (${Math.round(c.busyShare * 100)}% busy)`).join('; ')}`);
     if (latestForkUsec > 0) evidence.push(`last fork took ${fmtUs(latestForkUsec)}${num(pa, 'rdb_bgsave_in_progress') === 1 ? '; a BGSAVE is running' : ''}${num(pa, 'aof_rewrite_in_progress') === 1 ? '; an AOF rewrite is running' : ''}`);
