@@ -209,7 +209,22 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
     workerConn = conn;
     undo.push(() => conn.disconnect());
     workerConn.on('error', (e: Error) => log.warn({ err: e.message }, 'worker store connection error'));
-    const handle = startWorker(engine, { connection: workerConn, prefix: config.engine.queuePrefix, concurrency: config.engine.workerConcurrency, log });
+    const handle = startWorker(engine, {
+      connection: workerConn,
+      prefix: config.engine.queuePrefix,
+      concurrency: config.engine.workerConcurrency,
+      log,
+      // Graceful shutdown: a step handed back to another worker says so on its incident's timeline.
+      onHandBack: async (jobs) => {
+        const at = new Date((opts.now ?? Date.now)()).toISOString();
+        const secs = Math.round(config.engine.shutdownTimeoutMs / 1000);
+        for (const d of jobs) {
+          if (d.type !== 'effect' && d.type !== 'event') continue;
+          const what = d.type === 'effect' ? `the ${d.effect.kind} step` : `the ${d.event.type} event`;
+          await incidentStore.append(d.incidentId, { at, kind: 'note', actor: { kind: 'engine' }, summary: `worker stopping: ${what} did not finish within engine.shutdownTimeout (${secs} s); handed back to another worker, which resumes it (commands already done are not sent again)`, data: { handedBack: d.type === 'effect' ? d.effect.kind : d.event.type } });
+        }
+      },
+    });
     worker = handle;
     undo.push(() => handle.close(3000));
     // Issue 12 #7: one line when a worker starts.
@@ -277,15 +292,22 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
       const bounded = (p: Promise<unknown>, ms = 5000): Promise<unknown> => Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
       if (http) await bounded(http.door.close(), 6000);
       if (slack) await bounded(slack.stop(), 3000);
-      if (worker) await bounded(worker.close(5000), 6000);
+      // Jobs in flight get engine.shutdownTimeout to finish; the rest are handed back to other workers.
+      const deadline = config.engine.shutdownTimeoutMs;
+      const stopped = worker ? ((await bounded(worker.close(deadline), deadline + 8000)) as { handedBack: unknown[] } | undefined) : undefined;
+      if (worker && ((stopped?.handedBack.length ?? 0) > 0 || stopped === undefined)) {
+        // What was handed back is abandoned here: cut the store first so it can record nothing more.
+        redis.disconnect();
+        workerConn?.disconnect();
+      }
       await bounded(hygiene.close(), 6000);
       hygieneConn?.disconnect();
       await bounded(queue.close(), 3000);
       queueConn.disconnect();
-      await bounded(targets.close(), 3000);
       if (workerConn) workerConn.disconnect();
       if (redis.status === 'ready') await bounded(redis.quit(), 2000);
       redis.disconnect();
+      await bounded(targets.close(), 3000);
       if (embedded) await embedded.stop();
     },
   };

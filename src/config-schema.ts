@@ -262,6 +262,8 @@ export function configSchema(baseDir: string) {
         faultInjection: z.strictObject({ killAfterCommands: int(1, 100_000).optional() }).optional(),
         /** At most `max` remediations per target and runbook within `window`; beyond that, escalate instead of acting. */
         circuitBreaker: z.strictObject({ max: int(1, 1000).default(3), window: duration.default(parseDuration('1h')) }).prefault({}),
+        /** On SIGTERM: how long jobs in flight may finish before they are handed back to other workers. */
+        shutdownTimeout: duration.default(parseDuration('30s')),
       })
       .prefault({}),
     slack: slackSchema.optional(),

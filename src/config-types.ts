@@ -124,6 +124,8 @@ export interface AppConfig {
     faultInjection?: { killAfterCommands?: number };
     /** At most `max` remediations of one runbook on one target within `windowMs` (persistent, in the store). */
     circuitBreaker: { max: number; windowMs: number };
+    /** On SIGTERM: how long jobs in flight may finish before they are handed back (`engine.shutdownTimeout`, default 30 s). */
+    shutdownTimeoutMs: number;
   };
   /** Absent: no Slack. */
   slack?: SlackConfig;

@@ -332,6 +332,7 @@ function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrid
       queuePrefix: p.engine.queuePrefix,
       keyPrefix: p.engine.keyPrefix,
       circuitBreaker: { max: p.engine.circuitBreaker.max, windowMs: p.engine.circuitBreaker.window },
+      shutdownTimeoutMs: p.engine.shutdownTimeout,
       ...(p.engine.faultInjection !== undefined ? { faultInjection: { ...(p.engine.faultInjection.killAfterCommands !== undefined ? { killAfterCommands: p.engine.faultInjection.killAfterCommands } : {}) } } : {}),
     },
     logLevel,

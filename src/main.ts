@@ -69,6 +69,12 @@ function onSignal(sig: NodeJS.Signals): void {
     graceful(sig);
     return;
   }
+  if (graceful) {
+    // A second signal while stopping gracefully: exit now. Jobs still running return to the queue
+    // when their locks expire (about 10 s); an embedded store left running is reused by the next start.
+    process.stderr.write(`redis-runbooks: ${sig} again: exiting now without waiting for the jobs in flight\n`, () => process.exit(sig === 'SIGINT' ? 130 : 143));
+    return;
+  }
   // Interrupted (or a second signal): stop what was started, then exit 128+n.
   void cleanup.run().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
 }
@@ -87,8 +93,12 @@ async function serve(cfg: AppConfig, opts: Parameters<typeof createApp>[1]): Pro
   });
   const app = await startApp(cfg, opts);
   const sig = await stop;
-  app.log.info({ signal: sig }, 'shutting down');
+  // Graceful: no new work; jobs in flight get engine.shutdownTimeout, then are handed back (app.close).
+  app.log.info({ signal: sig, shutdownTimeoutMs: cfg.engine.shutdownTimeoutMs }, 'shutting down');
   await cleanup.run();
+  app.log.info({ signal: sig }, 'stopped');
+  // Exit 0 even if a handle outlives the close (e.g. a command abandoned in flight to a paused target).
+  setTimeout(() => process.exit(0), 1000).unref();
   return 0;
 }
 

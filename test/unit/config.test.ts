@@ -141,6 +141,7 @@ describe('parseConfig: a valid full config', () => {
       queuePrefix: '{rr}',
       keyPrefix: 'rr',
       circuitBreaker: { max: 3, windowMs: 3_600_000 },
+      shutdownTimeoutMs: 30_000,
     });
     expect(cfg.logLevel).toBe('debug');
   });
