@@ -12,7 +12,7 @@ FROM node:${NODE_VERSION}-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json README.md ./
+COPY tsconfig.json tsconfig.build.json README.md LICENSE ./
 COPY bin ./bin
 COPY src ./src
 COPY runbooks ./runbooks

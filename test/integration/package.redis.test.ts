@@ -65,7 +65,7 @@ it('npm pack → npm install --omit=dev → the installed redis-runbooks lints a
   const packDir = join(dir, 'pack');
   mkdirSync(packDir);
   const pack = sh('npm', ['pack', '--pack-destination', packDir, '--json'], REPO, cleanEnv({ LOG_LEVEL: 'info' }));
-  expect(pack.code, pack.err).toBe(0);
+  expect(pack.code, `npm pack failed (prepack: the TypeScript build):\n${pack.out.slice(-4000)}\n${pack.err.slice(-2000)}`).toBe(0);
   const [info] = JSON.parse(pack.out.slice(pack.out.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
   if (!info) throw new Error(`npm pack printed no JSON: ${pack.out}`);
   const files = info.files.map((f) => f.path);
@@ -73,6 +73,7 @@ it('npm pack → npm install --omit=dev → the installed redis-runbooks lints a
   expect(files).toContain('bin/redis-runbooks.js');
   expect(files).toContain('runbooks/redis-memory-pressure.yaml');
   expect(files).toContain('docs/configuration.md');
+  expect(files).toContain('LICENSE');
   expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
   const tgz = join(packDir, info.filename);
 
