@@ -17,6 +17,7 @@ import type { App } from '../../src/app.js';
 import type { ActionContext } from '../../src/actions/types.js';
 import { ConnectionPool } from '../../src/actions/redis/connection.js';
 import { latencyView } from '../../src/actions/redis/latency-view.js';
+import { undocumentedFields } from '../../src/engine/runbook/action-docs.js';
 import type { TimelineEntry } from '../../src/engine/types.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
 import { post, RUNBOOKS_DIR, startTestApp, webhookBody } from '../helpers/app.js';
@@ -114,6 +115,9 @@ describe('redis-latency-spike', () => {
       expect(details).toMatch(/1 blocked client\(s\) \(flag b\): id=\d+ 127\.0\.0\.1:\d+ name=waiter cmd=blpop/);
       expect(notes(tl).find((n) => n.startsWith('still happening:'))).toMatch(/^still happening: [1-9]\d* command\(s\) of 100 ms or more in the last second, the longest 3\d\d ms$/);
       // arguments never leave the server: not in the timeline, not in the findings
+      // every field the diagnosis returned is documented in the action's output
+      expect(undocumentedFields((waiting.findings as Record<string, unknown>)['lat'], latencyView.output)).toEqual([]);
+      expect((waiting.findings as { lat: { top: { client: unknown } } }).lat.top.client).not.toBeNull();
       const everything = JSON.stringify({ tl, findings: waiting.findings });
       for (const secret of ['top-secret-value', 'item:secret', 'x=x+1']) expect(everything).not.toContain(secret);
 
@@ -188,6 +192,7 @@ describe('redis-latency-spike', () => {
       // the fork threshold just below the fork this server really made
       const r = await latencyView.run(latencyView.input.parse({ gapMs: 200, windowSec: 60, forkUs: Math.max(0, forkUsec - 1) }), ctx);
       expect(r.cause).toBe('fork');
+      expect(undocumentedFields(r, latencyView.output)).toEqual([]);
       expect(r.summary).toMatch(/^likely cause: fork for persistence — last fork \d+ (µs|ms)/);
       expect(r.offenderIds).toEqual([]);
       expect(r.monitorOff).toBe(true);

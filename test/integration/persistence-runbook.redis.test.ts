@@ -29,6 +29,8 @@ import type { ActionContext, PlannedCommand } from '../../src/actions/types.js';
 import { ConnectionPool } from '../../src/actions/redis/connection.js';
 import { bgsave } from '../../src/actions/redis/bgsave.js';
 import { persistenceDir } from '../../src/actions/redis/persistence-dir.js';
+import { persistenceView } from '../../src/actions/redis/persistence-view.js';
+import { undocumentedFields } from '../../src/engine/runbook/action-docs.js';
 import type { TimelineEntry } from '../../src/engine/types.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
 import { post, RUNBOOKS_DIR, startTestApp, webhookBody } from '../helpers/app.js';
@@ -144,6 +146,7 @@ describe('redis-persistence-failing', () => {
     expect(notes(tl).some((n) => n.includes(`${gone.dir}/redis.log`))).toBe(true);
     const findings = waiting.findings as { pers: { lastSaveTime: number; misconf: number; dirGone: boolean; dirSettable: boolean } };
     expect(findings.pers).toMatchObject({ lastSaveTime: lastGood, misconf: 1, dirGone: true, dirSettable: true });
+    expect(undocumentedFields(findings.pers, persistenceView.output)).toEqual([]);
 
     // nothing mutated before approval: no CONFIG SET, and the only BGSAVEs are the test's two
     expect(await cmdCalls(gone, 'config|set')).toBe(0);
@@ -266,6 +269,7 @@ describe('redis-persistence-failing', () => {
       await new Promise((r) => setTimeout(r, 1100)); // rdb_last_save_time has a 1 s resolution
       const out = await bgsave.run(input, ctx, await bgsave.plan?.(input, ctx));
       expect(out.outcomes.map((o) => o.reply)).toEqual(['Background saving started']);
+      expect(undocumentedFields(out, bgsave.output)).toEqual([]);
       await waitFor(async () => (await persistence(blocked))['rdb_bgsave_in_progress'] === '0', 10_000, 'save');
       expect(await bgsave.applied?.(cmd, input, ctx)).toBe(true);
       expect(await bgsave.applied?.(cmd, bgsave.input.parse({}), ctx)).toBeUndefined(); // no reference: cannot tell
@@ -276,6 +280,7 @@ describe('redis-persistence-failing', () => {
       expect(await persistenceDir.applied?.({ ...dirCmd, argv: ['CONFIG', 'SET', 'dir', `${fallbackDir}/other`] }, { dir: fallbackDir }, ctxOf(gone))).toBe(false);
       // already there: nothing planned
       expect(await persistenceDir.plan?.({ dir: `${fallbackDir}/` }, ctxOf(gone))).toEqual([]);
+      expect(undocumentedFields(await persistenceDir.run({ dir: fallbackDir }, ctxOf(gone), []), persistenceDir.output)).toEqual([]);
       // refused at plan time
       await expect(persistenceDir.plan?.({ dir: fallbackDir }, ctxOf(locked))).rejects.toMatchObject({ code: 'refused_protected_config' });
       await expect(persistenceDir.plan?.({ dir: fallbackDir }, ctxOf(aof))).rejects.toMatchObject({ code: 'refused_aof_on' });
