@@ -78,7 +78,7 @@ engine:
   keyPrefix: ${o.prefix}
   queuePrefix: ${JSON.stringify(o.queuePrefix ?? `{${o.prefix}}`)}
   workerConcurrency: 4
-${o.engineYaml ?? ''}
+${o.engineYaml?.includes('shutdownTimeout') ? '' : '  shutdownTimeout: 5s\n'}${o.engineYaml ?? ''}
 logLevel: ${process.env['TEST_LOG_LEVEL'] ?? 'silent'}
 targets:
 ${targets}
