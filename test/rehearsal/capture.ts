@@ -27,6 +27,21 @@ import { waitIncidentFor, waitState } from '../helpers/incidents.js';
 import { startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import { plantMixed } from '../integration/memory-plant.js';
+import { startFaultFleet, startFleetApp, until } from '../helpers/sentinel-faults.js';
+import { fillSlot, killPrimary, openMigration, orphanPrimary, replicasOf, resetSlot, setNoFailover, startTestCluster } from '../helpers/cluster.js';
+import { testConfigText, testPrefix } from '../helpers/app.js';
+import { createApp } from '../../src/app.js';
+import { pino } from 'pino';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdirSync as mkdirNow, rmSync } from 'node:fs';
+import { waitFor } from '../helpers/redis-server.js';
+import { tmpdir } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
+import { Redis } from 'ioredis';
+import { makePki, startTlsServer } from '../helpers/tls.js';
+import type { TlsServer } from '../helpers/tls.js';
+import type { FaultFleet, FleetProcess } from '../helpers/sentinel-faults.js';
 
 const deps = { actions: actions as ReadonlyMap<string, ActionDefinition<unknown, unknown>> };
 const MiB = 1024 * 1024;
@@ -70,6 +85,7 @@ async function approveOption(app: App, id: string, remediation: string, by: stri
   for (const who of by) {
     const r = await app.engine.approve(id, who, 'cli', option !== undefined ? { option } : {});
     if (!r.ok) throw new Error(`approval by ${who} refused: ${r.message}`);
+    if (r.state !== 'awaiting_approval') return;
   }
 }
 
@@ -145,8 +161,394 @@ async function captureMemory(rbs: Map<string, CompiledRunbook>): Promise<Capture
   return { runbook: rb.def.name, cases };
 }
 
-const CAPTURES: Record<string, (rbs: Map<string, CompiledRunbook>) => Promise<Captured>> = {
+/** A Sentinel fleet (primary with requirepass, two replicas with AOF, three Sentinels) for the replication and failover runbooks. */
+async function withFleet<T>(failoverTimeoutMs: number, f: (fleet: FaultFleet, app: App) => Promise<T>): Promise<T> {
+  const store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
+  const fleet = await startFaultFleet({ password: 'fleet-Secret-rh10', failoverTimeoutMs });
+  await fleet.fill(5000, { prefix: 'session' });
+  const app = await startFleetApp(fleet, { storeUrl: store.url });
+  try {
+    return await f(fleet, app);
+  } finally {
+    await app.close().catch(() => undefined);
+    await fleet.stop();
+    await store.stop();
+  }
+}
+
+const SENTINEL_TARGET: RehearsalCase['target'] = { name: 'sess-prod', role: 'store', mode: 'sentinel', allowAutomatic: false };
+let fp = 0;
+const nextFp = (): string => `rh10${String(++fp).padStart(12, '0')}`;
+const labelsFor = (alertname: string, node: FleetProcess): Record<string, string> => ({ alertname, instance: node.key, severity: 'critical' });
+
+async function captureReplication(rbs: Map<string, CompiledRunbook>): Promise<Captured> {
+  const rb = rbs.get('redis-replication-stuck');
+  if (!rb) throw new Error('no replication runbook');
+  const cases: RehearsalCase[] = [];
+  await withFleet(60_000, async (fleet, app) => {
+    const src = 'redis-server/redis-sentinel 7.0: primary with requirepass, two replicas with AOF, three Sentinels (failover-timeout 60 s), 5000 session:* keys';
+    const primary = await fleet.primary();
+    let id = await alertIncident(app, labelsFor('RedisReplicationLag', primary), nextFp());
+    cases.push(await record(app, rb, id, 'a healthy fleet: nothing stuck, nothing proposed, resolved', `${src}; no fault`, SENTINEL_TARGET));
+
+    let [victim] = await fleet.replicas();
+    if (!victim) throw new Error('no replica');
+    await fleet.pointAt(victim, '127.0.0.1', 1);
+    id = await alertIncident(app, labelsFor('RedisReplicationBroken', victim), nextFp());
+    await approveOption(app, id, 'repoint', ['alice']);
+    await waitState(app, id, [...FINAL_STATES], 120_000);
+    cases.push(await record(app, rb, id, 'a replica pointed at a wrong port: re-pointed at the primary the Sentinels name, verified, resolved', `${src}; REPLICAOF 127.0.0.1 1 on one replica; repoint approved by alice`, SENTINEL_TARGET));
+
+    await fleet.restore();
+    [, victim] = await fleet.replicas();
+    if (!victim) throw new Error('no replica');
+    await fleet.breakMasterauth(victim, 'not-the-password');
+    const v = victim;
+    await until(async () => /master_link_status:down/.test(String(await v.call('INFO', 'replication'))), 10_000, 'the link to drop');
+    id = await alertIncident(app, labelsFor('RedisReplicationBroken', victim), nextFp());
+    cases.push(await record(app, rb, id, 'a replica with a wrong masterauth: CONFIG SET masterauth from the target secret (a placeholder in the plan)', `${src}; CONFIG SET masterauth not-the-password on one replica and its link killed`, SENTINEL_TARGET));
+
+  });
+  return { runbook: rb.def.name, cases };
+}
+
+async function captureFailover(rbs: Map<string, CompiledRunbook>): Promise<Captured[]> {
+  const missing = rbs.get('redis-failover-missing');
+  const happened = rbs.get('redis-failover-happened');
+  if (!missing || !happened) throw new Error('no failover runbooks');
+  const m: RehearsalCase[] = [];
+  const h: RehearsalCase[] = [];
+  await withFleet(5000, async (fleet, app) => {
+    const src = 'redis-server/redis-sentinel 7.0: primary with requirepass, two replicas with AOF, three Sentinels (down-after 1 s, failover-timeout 5 s), 5000 session:* keys';
+    const [s0, s1, s2] = fleet.sentinels;
+    if (!s0 || !s1 || !s2) throw new Error('sentinels');
+    let id = await alertIncident(app, labelsFor('RedisSentinelMasterDown', s0), nextFp());
+    m.push(await record(app, missing, id, 'a false alarm: the primary is up and every Sentinel names it', `${src}; no fault`, SENTINEL_TARGET));
+
+    let old = await fleet.primary();
+    await s1.kill();
+    await s2.kill();
+    await old.kill();
+    await until(async () => /s_down/.test(JSON.stringify(await s0.call('SENTINEL', 'MASTER', fleet.masterName))), 10_000, 's_down on the last Sentinel');
+    id = await alertIncident(app, labelsFor('RedisSentinelMasterDown', s0), nextFp());
+    await approveOption(app, id, 'forced-failover', ['bob']);
+    await waitState(app, id, [...FINAL_STATES], 120_000);
+    m.push(await record(app, missing, id, 'two of three Sentinels down, then the primary killed: SENTINEL FAILOVER from the healthy one, verified, resolved', `${src}; two Sentinels stopped, then the primary SIGKILLed; forced-failover approved by bob`, SENTINEL_TARGET));
+
+    await fleet.restore(60_000);
+    old = await fleet.primary();
+    for (const r of await fleet.replicas()) await fleet.setPriority(r, 0);
+    await new Promise((r) => setTimeout(r, 1500));
+    await old.kill();
+    await until(async () => /o_down/.test(JSON.stringify(await s0.call('SENTINEL', 'MASTER', fleet.masterName))), 15_000, 'o_down');
+    id = await alertIncident(app, labelsFor('RedisSentinelMasterDown', s0), nextFp());
+    m.push(await record(app, missing, id, 'every replica at replica-priority 0, the primary killed: make the best replica eligible, then fail over', `${src}; replica-priority 0 on both replicas, then the primary SIGKILLed`, SENTINEL_TARGET));
+
+    await fleet.restore(60_000);
+    old = await fleet.primary();
+    await old.kill();
+    await until(async () => {
+      const k = await fleet.sentinelPrimary();
+      return k !== null && k !== old.key;
+    }, 30_000, 'Sentinel to fail over');
+    await old.start();
+    const now = await fleet.waitSettled(60_000);
+    id = await alertIncident(app, labelsFor('RedisSentinelFailover', fleet.sentinels[1] ?? now), nextFp());
+    h.push(await record(app, happened, id, 'a real failover, the old primary back as a replica with its data: confirmed everywhere, resolved without a change', `${src}; the primary SIGKILLed, Sentinel failed over, the old primary restarted from its AOF`, SENTINEL_TARGET));
+
+    const [rogue] = await fleet.replicas();
+    if (!rogue) throw new Error('replica');
+    await rogue.call('REPLICAOF', 'NO', 'ONE');
+    id = await alertIncident(app, labelsFor('RedisSentinelFailover', s0), nextFp());
+    h.push(await record(app, happened, id, "a replica promoted behind Sentinel's back: split views, escalated", `${src}; REPLICAOF NO ONE on a replica`, SENTINEL_TARGET));
+  });
+  return [
+    { runbook: missing.def.name, cases: m },
+    { runbook: happened.def.name, cases: h },
+  ];
+}
+
+async function captureCluster(rbs: Map<string, CompiledRunbook>): Promise<Captured[]> {
+  const slotRb = rbs.get('redis-slot-migration-stuck');
+  const stateRb = rbs.get('redis-cluster-state-not-ok');
+  if (!slotRb || !stateRb) throw new Error('no cluster runbooks');
+  const store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
+  const tc = await startTestCluster({ nodeTimeout: 2000 });
+  const text = testConfigText({ storeUrl: store.url, prefix: testPrefix(), targets: { 'cluster-test': { endpoints: tc.seeds, role: 'store' } } }).replace('  cluster-test:\n', '  cluster-test:\n    mode: cluster\n');
+  const app = await createApp(parseConfig(text, '<capture>', {}, { baseDir: process.cwd() }), { http: true, worker: true, schedules: false, log: pino({ level: 'silent' }) });
+  const target: RehearsalCase['target'] = { name: 'cluster-test', role: 'store', mode: 'cluster', allowAutomatic: false };
+  const src = 'redis-server 7.0 cluster: 3 primaries, 3 replicas, cluster-node-timeout 2 s';
+  const sl: RehearsalCase[] = [];
+  const st: RehearsalCase[] = [];
+  const labels = (alertname: string, instance: string, extra: Record<string, string> = {}) => ({ alertname, instance, severity: 'warning', job: 'redis', ...extra });
+  try {
+    let id = await alertIncident(app, labels('RedisClusterOpenSlots', tc.seeds[0] ?? ''), nextFp());
+    sl.push(await record(app, slotRb, id, 'nothing open any more (the alert came late): resolved, nothing proposed', `${src}; no open slot`, target));
+
+    let { slot } = await fillSlot(tc, 'finish', 250);
+    let m = await openMigration(tc, slot, 60);
+    id = await alertIncident(app, labels('RedisClusterOpenSlots', m.source.addr, { slot: String(slot), state: 'migrating' }), nextFp());
+    await approveOption(app, id, 'finish', ['bob']);
+    await waitState(app, id, [...FINAL_STATES], 120_000);
+    sl.push(await record(app, slotRb, id, 'a half-done migration, both ends healthy: finished toward the destination in MIGRATE batches, slot assigned everywhere, verified', `${src}; 250 keys in one slot, SETSLOT IMPORTING/MIGRATING, 60 keys MIGRATEd; finish approved by bob`, target));
+
+    ({ slot } = await fillSlot(tc, 'rollback', 120));
+    m = await openMigration(tc, slot, 40);
+    const used = Number(/used_memory:(\d+)/.exec(String(await m.destination.client().call('INFO', 'memory')))?.[1]);
+    await m.destination.client().call('CONFIG', 'SET', 'maxmemory', String(Math.ceil(used * 1.02)));
+    id = await alertIncident(app, labels('RedisClusterOpenSlots', m.destination.addr, { slot: String(slot), state: 'importing' }), nextFp());
+    sl.push(await record(app, slotRb, id, 'the destination out of memory: roll the slot back to its source (move back what it has, clear both markers)', `${src}; 120 keys in one slot, 40 MIGRATEd, then the destination's maxmemory set 2% above its used memory`, target));
+    await m.destination.client().call('CONFIG', 'SET', 'maxmemory', '0');
+    await resetSlot(tc, slot, m.source);
+
+
+    ({ slot } = await fillSlot(tc, 'failover', 50));
+    const master = await tc.ownerOf(slot);
+    const [replica] = await replicasOf(tc, master);
+    if (!replica) throw new Error('no replica');
+    await master.client().call('WAIT', '1', '2000');
+    await setNoFailover(replica, true);
+    await killPrimary(tc, master);
+    const survivor = tc.nodes.find((n) => n.alive() && n !== replica);
+    await new Promise((r) => setTimeout(r, 3 * tc.nodeTimeout));
+    id = await alertIncident(app, labels('RedisClusterStateNotOk', survivor?.addr ?? ''), nextFp());
+    await approveOption(app, id, 'failover-force', ['bob']);
+    await waitState(app, id, [...FINAL_STATES], 120_000);
+    st.push(await record(app, stateRb, id, 'a primary killed while its replica may not fail over: CLUSTER FAILOVER FORCE on the replica, verified, resolved', `${src}; cluster-replica-no-failover yes on the replica, its primary SIGKILLed, read 3 × node-timeout later; failover-force approved by bob`, target));
+    await setNoFailover(replica, false);
+
+    const live = await tc.live();
+    const masters = live.filter((l) => l.flags.includes('master') && !l.flags.includes('fail') && l.slots.length > 0).map((l) => tc.byId(l.id));
+    const [victim, other] = masters;
+    if (!victim || !other) throw new Error('need two live masters');
+    await orphanPrimary(tc, victim, other);
+    await killPrimary(tc, victim);
+    const alive = tc.nodes.find((n) => n.alive());
+    await new Promise((r) => setTimeout(r, 3 * tc.nodeTimeout));
+    id = await alertIncident(app, labels('RedisClusterStateNotOk', alive?.addr ?? ''), nextFp());
+    st.push(await record(app, stateRb, id, 'a primary with no replica killed: escalated naming the lost slots, nothing proposed', `${src}; a primary's replica moved to another primary, then the primary SIGKILLed`, target));
+  } finally {
+    await app.close().catch(() => undefined);
+    await tc.stop();
+    await store.stop();
+  }
+  return [
+    { runbook: slotRb.def.name, cases: sl },
+    { runbook: stateRb.def.name, cases: st },
+  ];
+}
+
+async function captureAuth(rbs: Map<string, CompiledRunbook>): Promise<Captured> {
+  const rb = rbs.get('redis-auth-tls-errors');
+  if (!rb) throw new Error('no auth-tls runbook');
+  const dir = await mkdtemp(join(tmpdir(), 'rr-capture-auth-'));
+  const pw = (p: string): string => `${p}-${randomBytes(9).toString('hex')}`;
+  const [ENGINE_PW, APP_OLD, APP_NEW, ADMIN_PW] = [pw('Eng'), pw('Old'), pw('New'), pw('Adm')];
+  const pki = await makePki(dir);
+  const ca = await readFile(pki.caFile, 'utf8');
+  const good = await pki.issue('good', { days: 60 });
+  const soon = await pki.issue('soon', { days: 3 });
+  const renewed = await pki.issue('renewed', { days: 90 });
+  const expired = await pki.issue('expired', { notBefore: '20200101000000Z', notAfter: '20200201000000Z' });
+  const served = { certFile: join(dir, 'served.crt'), keyFile: join(dir, 'served.key') };
+  await copyFile(soon.certFile, served.certFile);
+  await copyFile(soon.keyFile, served.keyFile);
+  const users = [`user rr-ops on >${ENGINE_PW} ~* &* +@all`, `user app on >${APP_OLD} ~app:* +@read +@write -@dangerous`];
+  const store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
+  const rot: TlsServer = await startTlsServer({ dir: join(dir, 'rot'), cert: good, caFile: pki.caFile, adminPassword: ADMIN_PW, users });
+  const certSrv: TlsServer = await startTlsServer({ dir: join(dir, 'cert'), cert: served, caFile: pki.caFile, adminPassword: ADMIN_PW, users });
+  const tgt = (x: TlsServer, cluster: string) => ({ endpoints: [`${x.host}:${x.port}`], role: 'store' as const, username: 'rr-ops', password: '${RR_ENGINE_PW}', tls: { ca: pki.caFile }, labels: { redis_cluster: cluster } });
+  const text = testConfigText({ storeUrl: store.url, prefix: testPrefix(), targets: { 'auth-rot': tgt(rot, 'rot'), 'auth-cert': tgt(certSrv, 'cert') } }).replace(
+    /(\n {2}auth-rot:[\s\S]*?\n {4}tls: .*)/,
+    '$1\n    secrets: { rotation-new: "${RR_APP_NEW}", rotation-old: "${RR_APP_OLD}" }',
+  );
+  const env = { RR_ENGINE_PW: ENGINE_PW, RR_APP_NEW: APP_NEW, RR_APP_OLD: APP_OLD };
+  const app = await createApp(parseConfig(text, '<capture>', env, { baseDir: process.cwd() }), { http: true, worker: true, schedules: false, log: pino({ level: 'silent' }) });
+  const target = (name: string): RehearsalCase['target'] => ({ name, role: 'store', mode: 'standalone', allowAutomatic: false });
+  const src = 'TLS-only redis-server 7.0 with a test PKI, ACL users rr-ops (the engine), app (~app:* +@read +@write -@dangerous)';
+  const cases: RehearsalCase[] = [];
+  const appConnects = async (password: string): Promise<string> => {
+    const c = new Redis({ host: rot.host, port: rot.port, username: 'app', password, tls: { ca, servername: 'localhost' }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+    c.on('error', () => undefined);
+    try {
+      await c.call('GET', 'app:1');
+      return 'ok';
+    } catch (e) {
+      return (e as Error).message;
+    } finally {
+      c.disconnect();
+    }
+  };
+  try {
+    const raw = tlsConnect({ host: rot.host, port: rot.port, ca, servername: 'localhost' });
+    raw.on('error', () => undefined);
+    await new Promise((r) => raw.once('secureConnect', r));
+    const spam = setInterval(() => raw.write('GET app:1\r\n'), 20);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const id = await alertIncident(app, { alertname: 'RedisAuthFailures', instance: `${rot.host}:${rot.port}`, severity: 'warning', err: 'NOAUTH', redis_cluster: 'rot' }, nextFp());
+      cases.push(await record(app, rb, id, 'a client without AUTH: reported by address, nothing proposed, the server unchanged', `${src}; a raw TLS client sending GET without AUTH every 20 ms`, target('auth-rot')));
+    } finally {
+      clearInterval(spam);
+      raw.destroy();
+    }
+    await rot.client().call('ACL', 'LOG', 'RESET'); // the NOAUTH entries are not the next case's
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) {
+        await appConnects(APP_NEW);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    let id: string;
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      id = await alertIncident(app, { alertname: 'RedisAuthFailures', instance: `${rot.host}:${rot.port}`, severity: 'warning', err: 'WRONGPASS', redis_cluster: 'rot' }, nextFp());
+      cases.push(await record(app, rb, id, 'a client keeps using the rotated password: the two-phase rotation and the window only, side by side', `${src}; a client connecting as app with the new password every 100 ms while the server knows only the old one`, target('auth-rot')));
+    } finally {
+      stop = true;
+      await loop;
+    }
+
+    const conf = String(await readFile(certSrv.conf, 'utf8'));
+    await copyFile(renewed.certFile, /tls-cert-file (\S+)/.exec(conf)?.[1] ?? '');
+    await copyFile(renewed.keyFile, /tls-key-file (\S+)/.exec(conf)?.[1] ?? '');
+    id = await alertIncident(app, { alertname: 'RedisCertificateExpiringSoon', instance: `${certSrv.host}:${certSrv.port}`, severity: 'warning' }, nextFp());
+    await approveOption(app, id, 'reload-certificate', ['alice']);
+    await waitState(app, id, [...FINAL_STATES], 60_000);
+    cases.push(await record(app, rb, id, 'a certificate expiring in 3 days, a renewed one on disk: reloaded without a restart, verified on a fresh handshake', `${src}; served certificate valid 3 days, a 90-day one copied over its files; reload approved by alice`, target('auth-cert')));
+
+    await certSrv.client().call('CONFIG', 'SET', 'tls-cert-file', expired.certFile, 'tls-key-file', expired.keyFile);
+    id = await alertIncident(app, { alertname: 'RedisTLSHandshakeFailing', instance: `${certSrv.host}:${certSrv.port}`, severity: 'critical' }, nextFp());
+    cases.push(await record(app, rb, id, 'an expired certificate served: new clients refused (cert_expired), escalated with the dates, nothing proposed', `${src}; CONFIG SET tls-cert-file to a certificate expired in 2020`, target('auth-cert')));
+    await certSrv.client().call('CONFIG', 'SET', 'tls-cert-file', renewed.certFile, 'tls-key-file', renewed.keyFile);
+
+  } finally {
+    await app.close().catch(() => undefined);
+    await Promise.allSettled([rot.stop(), certSrv.stop(), store.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  }
+  return { runbook: rb.def.name, cases };
+}
+
+async function captureLatency(rbs: Map<string, CompiledRunbook>): Promise<Captured> {
+  const rb = rbs.get('redis-latency-spike');
+  if (!rb) throw new Error('no latency runbook');
+  const store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
+  const node = await startRedis({ args: ['--enable-debug-command', 'local', '--latency-monitor-threshold', '100'] });
+  const app = await startTestApp({ storeUrl: store.url, targets: { api: { endpoints: [`${node.host}:${node.port}`], role: 'cache' } } });
+  const target: RehearsalCase['target'] = { name: 'api', role: 'cache', mode: 'standalone', allowAutomatic: false };
+  const src = 'redis-server 7.0 (enable-debug-command local, latency-monitor-threshold 100), 50k item:* keys';
+  const named = (name: string): Redis => new Redis({ host: node.host, port: node.port, connectionName: name, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const labels = { alertname: 'RedisLatencySpike', instance: `${node.host}:${node.port}`, severity: 'warning' };
+  const cases: RehearsalCase[] = [];
+  try {
+    const c = node.client();
+    for (let s = 0; s < 50_000; s += 5000) {
+      const p = c.pipeline();
+      for (let i = s; i < s + 5000; i++) p.set(`item:${i}`, 'v');
+      await p.exec();
+    }
+    await c.call('SLOWLOG', 'RESET');
+    const adhoc = named('adhoc');
+    const job = named('report-job');
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) {
+        try {
+          await job.call('DEBUG', 'SLEEP', '0.3');
+        } catch {
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      await adhoc.call('KEYS', 'item:secret*');
+      await new Promise((r) => setTimeout(r, 1500));
+      const id = await alertIncident(app, labels, nextFp());
+      await approveOption(app, id, 'kill-client', ['alice']);
+      await waitState(app, id, [...FINAL_STATES], 60_000);
+      cases.push(await record(app, rb, id, 'a named client running DEBUG SLEEP 0.3 in a loop: CLIENT KILL ID of that client, latency clears, resolved', `${src}; client report-job running DEBUG SLEEP 0.3 every 100 ms, client adhoc ran KEYS once; the kill approved by alice`, target));
+    } finally {
+      stop = true;
+      await loop;
+      adhoc.disconnect();
+      job.disconnect();
+    }
+
+    await c.call('SLOWLOG', 'RESET');
+    const gone = named('nightly-export');
+    for (let i = 0; i < 3; i++) await gone.call('DEBUG', 'SLEEP', '0.2');
+    await gone.quit();
+    const id = await alertIncident(app, labels, nextFp());
+    cases.push(await record(app, rb, id, 'the slow job already left: it is the app, nothing proposed', `${src}; client nightly-export ran DEBUG SLEEP 0.2 three times and disconnected`, target));
+  } finally {
+    await app.close().catch(() => undefined);
+    await node.stop();
+    await store.stop();
+  }
+  return { runbook: rb.def.name, cases };
+}
+
+async function capturePersistence(rbs: Map<string, CompiledRunbook>): Promise<Captured> {
+  const rb = rbs.get('redis-persistence-failing');
+  if (!rb) throw new Error('no persistence runbook');
+  const work = await mkdtemp(join(tmpdir(), 'rr-capture-persist-'));
+  const goneDir = join(work, 'data');
+  const fallbackDir = join(work, 'fallback');
+  mkdirNow(goneDir);
+  mkdirNow(fallbackDir);
+  const base = ['--save', '3600 1', '--stop-writes-on-bgsave-error', 'yes', '--enable-protected-configs', 'local'];
+  const store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
+  const gone = await startRedis({ configFile: true, args: [...base, '--dir', goneDir] });
+  const blocked = await startRedis({ configFile: true, args: base });
+  const t = (p: RedisProcess) => ({ endpoints: [`${p.host}:${p.port}`], role: 'store' as const });
+  const app = await startTestApp({ storeUrl: store.url, targets: { orders: t(gone), ledger: t(blocked) } });
+  const persistence = async (r: RedisProcess): Promise<string> => String(await r.client().call('INFO', 'persistence'));
+  const fill = async (r: RedisProcess, n: number): Promise<void> => {
+    const p = r.client().pipeline();
+    for (let i = 0; i < n; i++) p.set(`order:${i}`, `v${i}`);
+    await p.exec();
+  };
+  const failSave = async (r: RedisProcess): Promise<void> => {
+    await r.client().call('BGSAVE');
+    await waitFor(async () => /rdb_last_bgsave_status:err/.test(await persistence(r)) && /rdb_bgsave_in_progress:0/.test(await persistence(r)), 10_000, 'bgsave error');
+    await r.client().set('order:new', 'x').catch(() => undefined);
+  };
+  const labels = (r: RedisProcess, extra: Record<string, string> = {}) => ({ alertname: 'RedisPersistenceFailing', instance: `${r.host}:${r.port}`, severity: 'critical', failed: 'rdb_bgsave', ...extra });
+  const src = 'redis-server 7.0 with a config file, save 3600 1, stop-writes-on-bgsave-error yes';
+  const cases: RehearsalCase[] = [];
+  try {
+    await fill(gone, 2000);
+    rmSync(goneDir, { recursive: true, force: true });
+    await failSave(gone);
+    let id = await alertIncident(app, labels(gone, { redis_fallback_dir: fallbackDir }), nextFp());
+    await approveOption(app, id, 'move-dir', ['alice']);
+    await waitState(app, id, [...FINAL_STATES], 60_000);
+    cases.push(await record(app, rb, id, 'dir removed under the server: the fallback dir (from the alert label) chosen, a fresh save verified, resolved', `${src}; 2000 keys, dir removed, BGSAVE failed, a write refused with MISCONF; alert label redis_fallback_dir; move-dir approved by alice`, { name: 'orders', role: 'store', mode: 'standalone', allowAutomatic: false }));
+
+    await fill(blocked, 500);
+    mkdirNow(join(blocked.dir, 'dump.rdb'));
+    await failSave(blocked);
+    id = await alertIncident(app, labels(blocked), nextFp());
+    cases.push(await record(app, rb, id, 'dump.rdb blocked by a directory, no fallback configured: only the retry is offered, and says so', `${src}; 500 keys, a directory named dump.rdb in dir, BGSAVE failed (EISDIR)`, { name: 'ledger', role: 'store', mode: 'standalone', allowAutomatic: false }));
+  } finally {
+    await app.close().catch(() => undefined);
+    for (const p of [gone, blocked, store]) await p.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+  return { runbook: rb.def.name, cases };
+}
+
+const CAPTURES: Record<string, (rbs: Map<string, CompiledRunbook>) => Promise<Captured | Captured[]>> = {
   memory: captureMemory,
+  replication: captureReplication,
+  failover: captureFailover,
+  cluster: captureCluster,
+  auth: captureAuth,
+  latency: captureLatency,
+  persistence: capturePersistence,
 };
 
 async function main(): Promise<void> {
@@ -155,11 +557,13 @@ async function main(): Promise<void> {
   for (const w of which.length > 0 ? which : Object.keys(CAPTURES)) {
     const f = CAPTURES[w];
     if (!f) throw new Error(`unknown capture ${w} (known: ${Object.keys(CAPTURES).join(', ')})`);
-    const { runbook, cases } = await f(rbs);
-    const dir = join(RUNBOOKS_DIR, 'rehearsals');
-    mkdirSync(dir, { recursive: true });
-    const header = `# Rehearsals of ${runbook}: findings and plans captured from real servers by test/rehearsal/capture.ts (${w}).\n# Run: redis-runbooks test ${runbook}\n`;
-    writeFileSync(join(dir, `${runbook}.rehearsal.yaml`), header + stringify({ runbook, cases }, { lineWidth: 0, aliasDuplicateObjects: false }));
+    const got = await f(rbs);
+    for (const { runbook, cases } of Array.isArray(got) ? got : [got]) {
+      const dir = join(RUNBOOKS_DIR, 'rehearsals');
+      mkdirSync(dir, { recursive: true });
+      const header = `# Rehearsals of ${runbook}: findings and plans captured from real servers by test/rehearsal/capture.ts (${w}).\n# Run: redis-runbooks test ${runbook}\n`;
+      writeFileSync(join(dir, `${runbook}.rehearsal.yaml`), header + stringify({ runbook, cases }, { lineWidth: 0, aliasDuplicateObjects: false }));
+    }
   }
 }
 

@@ -5,7 +5,7 @@
  * that does not match fails `redis-runbooks test`, naming the case and the mismatch.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,7 +46,7 @@ describe('shipped runbooks', () => {
     expect(shipped.length).toBeGreaterThanOrEqual(7);
   });
 
-  for (const rb of shipped.filter((r) => existsSync(rehearsalPath(RUNBOOKS, r.def.name)))) {
+  for (const rb of shipped) {
     it(`${rb.def.name}: its rehearsals pass and its machine has no unreachable state and no dead end`, () => {
       const file = rehearsalPath(RUNBOOKS, rb.def.name);
       const s = runSuite(rb, file, { actions: deps.actions });
@@ -112,7 +112,7 @@ describe('a rehearsal that does not match', () => {
     if (!memory) throw new Error('no memory runbook');
     const base = recorded.cases[0];
     if (!base) throw new Error('no case');
-    const plan = Object.fromEntries(Object.entries(base.plans).map(([k, v]) => [k, v.slice(0, 3)]));
+    const plan = Object.fromEntries(Object.entries(base.plans).map(([k, v]) => [k, Array.isArray(v) ? v.slice(0, 3) : v]));
     const wrongPlan = caseSchema.parse({ ...base, plans: plan, expect: { ...base.expect, plan: { 'raise-maxmemory': ['127.0.0.1:1: CONFIG SET maxmemory 1'] }, planSize: undefined } });
     const r1 = rehearseCase(memory, wrongPlan, { actions: deps.actions });
     expect(r1.mismatches.join('\n')).toMatch(/^plan of raise-maxmemory: expected\n {6}127\.0\.0\.1:1: CONFIG SET maxmemory 1\n {4}got\n {6}127\.0\.0\.1:\d+: CONFIG SET maxmemory \d+/m);
@@ -146,7 +146,7 @@ describe('a rehearsal that does not match', () => {
 describe('rehearsal files', () => {
   it('are only the shipped runbooks’ and valid', () => {
     const names = shipped.map((r) => `${r.def.name}.rehearsal.yaml`).sort();
-    for (const f of readdirSync(join(RUNBOOKS, 'rehearsals'))) expect(names).toContain(f);
+    expect(readdirSync(join(RUNBOOKS, 'rehearsals')).sort()).toEqual(names);
   });
 
   it('an invalid file names its line and path', () => {

@@ -163,7 +163,7 @@ export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[],
   const plans = new Map<string, string[]>();
   for (const c of cases) {
     diagnoseReps.push(c.findings);
-    for (const [id, lines] of Object.entries(c.plans)) if (lines.length > 0 && !plans.has(id)) plans.set(id, lines);
+    for (const [id, lines] of Object.entries(c.plans)) if (Array.isArray(lines) && lines.length > 0 && !plans.has(id)) plans.set(id, lines);
     for (const t of c.then) if ('verify' in t) verifyReps.push(t.verify);
   }
   diagnoseReps.push(allFailed(rb));

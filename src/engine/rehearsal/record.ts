@@ -136,11 +136,23 @@ export function recordCase(
       findings[step] = e.data['value'];
     }
   }
-  const plans: Record<string, string[]> = {};
+  const plans: RehearsalCase['plans'] = {};
+  const titles = Object.entries(rb.def.remediations).map(([id, r]) => ({ id, title: r.title }));
   for (const e of o.timeline) {
     const rem = e.data?.['remediation'];
     if ((e.kind === 'proposal' || e.kind === 'command.dry-run') && typeof rem === 'string' && !(rem in plans) && Array.isArray(e.data?.['commands'])) {
       plans[rem] = (e.data['commands'] as PlannedCommand[]).map((c) => formatPlanned(c));
+    }
+    // planning that failed on the live target: one option dropped from an offer, or a single proposal
+    if (e.kind === 'error' && typeof rem === 'string' && !(rem in plans)) {
+      const m = / cannot be planned: (.*)$/.exec(e.summary);
+      if (m?.[1]) plans[rem] = { failed: m[1] };
+    }
+    if (e.kind === 'error' && rem === undefined) {
+      for (const t of titles) {
+        const prefix = `${t.title}: planning failed: `;
+        if (!(t.id in plans) && e.summary.startsWith(prefix)) plans[t.id] = { failed: e.summary.slice(prefix.length) };
+      }
     }
   }
   const labels = Object.fromEntries(Object.entries(o.incident.labels).filter(([k]) => k !== 'incident'));

@@ -148,6 +148,7 @@ export function rehearseCase(rb: CompiledRunbook, c: RehearsalCase, deps: Rehear
     res.inputs[id] = inputs;
     const lines = c.plans[id];
     if (lines === undefined) throw new CaseError(`the runbook plans ${id} here, but the case records no plan for it (add plans.${id}: [] or the recorded lines)`);
+    if (!Array.isArray(lines)) return { failed: { code: 'plan_failed', message: lines.failed } };
     return { commands: lines.map(parsePlanLine) };
   };
 

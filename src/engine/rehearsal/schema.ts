@@ -74,8 +74,11 @@ export const caseSchema = z
     params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
     /** The diagnose steps' recorded outputs, by step id (derived values are computed, not given). */
     findings: z.record(z.string(), z.unknown()),
-    /** Recorded plans, by remediation id: what its actions planned against the live target. */
-    plans: z.record(z.string(), z.array(planLine)).default({}),
+    /**
+     * Recorded plans, by remediation id: what its actions planned against the live target, or
+     * `{ failed: "why" }` when planning it failed there.
+     */
+    plans: z.record(z.string(), z.union([z.array(planLine), z.object({ failed: z.string().min(1) }).strict()])).default({}),
     then: z.array(thenStep).default([]),
     expect: expectSchema,
   })
