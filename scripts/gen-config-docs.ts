@@ -112,6 +112,7 @@ export const DESCRIPTIONS: Record<string, Doc> = {
   'engine.circuitBreaker': { d: 'At most `max` remediations of one runbook on one target per `window` (counted in the store, so across processes and restarts); beyond it the incident escalates instead of acting, saying why.' },
   'engine.circuitBreaker.max': { d: 'Remediations allowed per runbook and target within the window.' },
   'engine.circuitBreaker.window': { d: 'The sliding window.', kind: 'duration' },
+  'engine.shutdownTimeout': { d: 'On SIGTERM/SIGINT: how long jobs in flight may finish before they are handed back to other workers (lock released, back at the front of the queue, noted on the timeline); then the process exits 0. See [operations](operations.md).', kind: 'duration' },
   slack: { d: 'Optional: incident threads, approval buttons and `/redis`. Without it approvals go through the CLI and the HTTP API. See the README\'s "Wiring Slack".' },
   'slack.botToken': { d: 'Bot token (`xoxb-…`). Use `${ENV}`.' },
   'slack.signingSecret': { d: 'App signing secret: every request to `POST /slack/events` is checked against it (and the 5-minute window). Use `${ENV}`.' },
