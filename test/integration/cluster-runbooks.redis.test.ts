@@ -276,7 +276,7 @@ describe('redis-slot-migration-stuck', () => {
         const done = await waitState(finisher, id, [...FINAL_STATES], 90_000);
         expect(done.state, done.outcome).toBe('resolved');
         const tl = await closedTimeline(finisher, id);
-        expect(tl.filter((e) => /interrupted by a crash; checked on the live target: already in place, not sent again/.test(e.summary)).length).toBe(3);
+        expect(tl.filter((e) => /interrupted \(the worker stopped while sending it\); checked on the live target: already in place, not sent again/.test(e.summary)).length).toBe(3);
         const sent = tl.filter((e) => e.kind === 'command.executed' && e.summary.includes('MIGRATE')).flatMap((e) => e.summary.split(' KEYS ')[1]?.split(' → ')[0]?.split(' ') ?? []);
         expect(new Set(sent).size).toBe(sent.length); // no key in two MIGRATEs
       } finally {

@@ -275,7 +275,7 @@ describe('issue 6: a multi-node plan survives kill -9 after commands', () => {
         const done = await waitState(finisher, id, ['resolved', 'escalated'], 60_000);
         expect(done.state).toBe('resolved');
         const tl: TimelineEntry[] = await closedTimeline(finisher, id);
-        const resumed = tl.filter((e) => e.kind === 'note' && /interrupted by a crash; checked on the live target: already in place, not sent again/.test(e.summary));
+        const resumed = tl.filter((e) => e.kind === 'note' && /interrupted \(the worker stopped while sending it\); checked on the live target: already in place, not sent again/.test(e.summary));
         expect(resumed.length).toBe(3);
         expect(tl.filter((e) => /resuming after an interruption/.test(e.summary)).length).toBe(3);
         // Issue 12 #3: another worker resumes in seconds (BullMQ's default stalled check took 60–95 s).

@@ -216,7 +216,7 @@ async function runStep(
         if (inPlace === undefined) {
           return { code: 'intent_interrupted', message: `${show(cmd)} was being sent when the engine stopped and ${step.action} cannot tell whether it took effect; it is not repeated — check the target by hand` };
         }
-        await env.store.append(rec.id, entry(env, 'note', `${show(cmd)}: interrupted by a crash; checked on the live target: ${inPlace ? 'already in place, not sent again' : 'not in place, sending it now'}`, { remediation: remId, command: cmd, inPlace }));
+        await env.store.append(rec.id, entry(env, 'note', `${show(cmd)}: interrupted (the worker stopped while sending it); checked on the live target: ${inPlace ? 'already in place, not sent again' : 'not in place, sending it now'}`, { remediation: remId, command: cmd, inPlace }));
         if (inPlace) {
           await env.redis.hset(intentKey, field, 'done');
           outcomes.push({ ...cmd, ok: true, reply: 'already in place (checked after a restart)' });
