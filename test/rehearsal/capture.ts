@@ -26,7 +26,7 @@ import { post, RUNBOOKS_DIR, startTestApp, webhookBody } from '../helpers/app.js
 import { waitIncidentFor, waitState } from '../helpers/incidents.js';
 import { startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
-import { plantMixed } from '../integration/memory-plant.js';
+import { plantMixed, publishBytes, slowSubscriber } from '../integration/memory-plant.js';
 import { startFaultFleet, startFleetApp, until } from '../helpers/sentinel-faults.js';
 import { fillSlot, killPrimary, openMigration, orphanPrimary, replicasOf, resetSlot, setNoFailover, startTestCluster } from '../helpers/cluster.js';
 import { testConfigText, testPrefix } from '../helpers/app.js';
@@ -108,8 +108,11 @@ async function captureMemory(rbs: Map<string, CompiledRunbook>): Promise<Capture
   const lru = await startRedis();
   const storeTarget = await startRedis();
   const raise = await startRedis();
+  const buffers = await startRedis();
+  const biglist = await startRedis();
+  const bighash = await startRedis();
   const t = (p: RedisProcess, role: 'cache' | 'store' = 'cache') => ({ endpoints: [`${p.host}:${p.port}`], role });
-  const app = await startTestApp({ storeUrl: store.url, targets: { mixed: t(mixed), volatile: t(volatile), lru: t(lru), orders: t(storeTarget, 'store'), raise: t(raise) } });
+  const app = await startTestApp({ storeUrl: store.url, targets: { mixed: t(mixed), volatile: t(volatile), lru: t(lru), orders: t(storeTarget, 'store'), raise: t(raise), buffers: t(buffers), biglist: t(biglist), bighash: t(bighash) } });
   const cases: RehearsalCase[] = [];
   const target = (name: string, role: 'cache' | 'store' = 'cache'): RehearsalCase['target'] => ({ name, role, mode: 'standalone', allowAutomatic: false });
   try {
@@ -147,6 +150,54 @@ async function captureMemory(rbs: Map<string, CompiledRunbook>): Promise<Capture
     id = await alertIncident(app, { alertname: 'RedisMemoryHigh', instance: `${storeTarget.host}:${storeTarget.port}`, severity: 'warning' }, 'mem000000000004');
     cases.push(await record(app, rb, id, 'the same memory on a store target: never a policy change, the family fixes and the raise', 'as the first case, on a target with role store', target('orders', 'store')));
 
+    // the same volatile-lru server, as a dry run: every candidate planned in turn, nothing sent
+    const dry = await app.engine.run('redis-memory-pressure', 'volatile', { dryRun: true, by: 'alice' });
+    cases.push(await record(app, rb, dry.incidentId, 'the volatile-lru server as a dry run: each candidate planned in turn, nothing sent, completed', 'as the volatile-lru case, run with --dry-run', target('volatile')));
+
+    // a subscriber that never reads
+    const b = buffers.client();
+    const pb = b.pipeline();
+    for (let i = 0; i < 5000; i++) pb.set(`cache:item:${i}`, 'v'.repeat(200), 'EX', 3600);
+    await pb.exec();
+    await b.config('SET', 'client-output-buffer-limit', 'pubsub 0 0 0');
+    await b.config('SET', 'maxmemory', String(32 * MiB));
+    const slow = await slowSubscriber(buffers.port, 'prices', 'price-feed');
+    try {
+      await publishBytes(b, 'prices', 40 * MiB);
+      id = await alertIncident(app, { alertname: 'RedisMemoryHigh', instance: `${buffers.host}:${buffers.port}`, severity: 'warning' }, 'mem000000000006');
+      cases.push(await record(app, rb, id, 'a pub/sub subscriber that never reads: kill that client by id and bound the pubsub class', 'redis-server 7.0: 5000 cache:item:* with TTL, client-output-buffer-limit pubsub 0 0 0, maxmemory 32 MiB; a raw-socket client price-feed SUBSCRIBEd and stopped reading while 40 MiB were published', target('buffers')));
+    } finally {
+      slow.close();
+    }
+
+    // one list nobody trims
+    const l2 = biglist.client();
+    for (let s = 0; s < 200_000; s += 5000) {
+      const p = l2.pipeline();
+      for (let i = s; i < s + 5000; i++) p.rpush('events:log', `{"event":${i},"kind":"click"}`);
+      await p.exec();
+    }
+    const pc = l2.pipeline();
+    for (let i = 0; i < 3000; i++) pc.set(`cache:page:${i}`, 'c'.repeat(200), 'EX', 3600);
+    await pc.exec();
+    await squeeze(biglist, 0.9, 'noeviction');
+    id = await alertIncident(app, { alertname: 'RedisMemoryHigh', instance: `${biglist.host}:${biglist.port}`, severity: 'warning' }, 'mem000000000007');
+    cases.push(await record(app, rb, id, 'one list nobody trims holds most key bytes: trim it (two approvers) or raise', 'redis-server 7.0: list events:log with 200k elements, 3000 cache:page:* with TTL; maxmemory cut to used/0.9, noeviction', target('biglist')));
+
+    // one big hash
+    const h2 = bighash.client();
+    for (let s = 0; s < 60_000; s += 5000) {
+      const p = h2.pipeline();
+      for (let i = s; i < s + 5000; i++) p.hset('big:profiles', `field:${i}`, 'h'.repeat(100));
+      await p.exec();
+    }
+    const ph = h2.pipeline();
+    for (let i = 0; i < 3000; i++) ph.set(`cache:page:${i}`, 'c'.repeat(200), 'EX', 3600);
+    await ph.exec();
+    await squeeze(bighash, 0.9, 'noeviction');
+    id = await alertIncident(app, { alertname: 'RedisMemoryHigh', instance: `${bighash.host}:${bighash.port}`, severity: 'warning' }, 'mem000000000008');
+    cases.push(await record(app, rb, id, 'one hash holds most key bytes: delete it (UNLINK, two approvers) or raise', 'redis-server 7.0: hash big:profiles with 60k fields × 100 B, 3000 cache:page:* with TTL; maxmemory cut to used/0.9, noeviction', target('bighash')));
+
     // a full run: the raise chosen, sent, verified on the live target (usage under the threshold and no OOM for holdFor)
     await plantMixed(raise.client(), { sessions: 20_000, cachePages: 5000, profiles: 2000, listLen: 2000, hashFields: 100 });
     await squeeze(raise, 0.9, 'noeviction');
@@ -156,7 +207,7 @@ async function captureMemory(rbs: Map<string, CompiledRunbook>): Promise<Capture
     cases.push(await record(app, rb, id, 'raise maxmemory chosen: sent, verified on the live target, resolved', 'as the first case; option raise-maxmemory approved by alice, the engine sent it and polled memAfter and symNow until they held for 10 s', target('raise')));
   } finally {
     await app.close().catch(() => undefined);
-    for (const p of [mixed, volatile, lru, storeTarget, raise, store]) await p.stop();
+    for (const p of [mixed, volatile, lru, storeTarget, raise, buffers, biglist, bighash, store]) await p.stop();
   }
   return { runbook: rb.def.name, cases };
 }

@@ -158,15 +158,14 @@ export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[],
 
   // --- behaviour ---
   const limit = opts.limit ?? 50_000;
-  const diagnoseReps: Array<Record<string, unknown>> = [];
   const verifyReps: Array<Record<string, unknown>> = [{}];
   const plans = new Map<string, string[]>();
   for (const c of cases) {
-    diagnoseReps.push(c.findings);
     for (const [id, lines] of Object.entries(c.plans)) if (Array.isArray(lines) && lines.length > 0 && !plans.has(id)) plans.set(id, lines);
     for (const t of c.then) if ('verify' in t) verifyReps.push(t.verify);
   }
-  diagnoseReps.push(allFailed(rb));
+  const failedAll = allFailed(rb);
+  // Each case's target and alert with its own findings (and with every step failing).
   const inputs = (cases.length > 0 ? cases : [undefined]).flatMap((c) => {
     const base: MachineContext = {
       incidentId: 'coverage',
@@ -179,11 +178,12 @@ export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[],
       seq: 0,
       awaiting: 0,
     };
-    return [base, { ...base, dryRun: true }, { ...base, target: { ...base.target, allowAutomatic: true } }];
+    const reps = c ? [c.findings, failedAll] : [failedAll];
+    return [base, { ...base, dryRun: true }, { ...base, target: { ...base.target, allowAutomatic: true } }].map((input) => ({ input, reps }));
   });
   const commandsFor = (id: string): OfferedOption => ({ remediation: id, commands: (plans.get(id) ?? [`127.0.0.1:1: ${id.toUpperCase()}`]).map(parsePlanLine) });
 
-  const events = (snap: AnyMachineSnapshot): MachineEvent[] => {
+  const eventsFor = (diagnoseReps: Array<Record<string, unknown>>) => (snap: AnyMachineSnapshot): MachineEvent[] => {
     const ctx = snap.context as MachineContext;
     const out: MachineEvent[] = [];
     const e: Effect | undefined = ctx.pendingEffect;
@@ -254,10 +254,10 @@ export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[],
 
   const adjacency = new Map<string, { leaf: string; next: Set<string>; final: boolean }>();
   let truncated = false;
-  for (const input of inputs) {
+  for (const { input, reps } of inputs) {
     let adj: ReturnType<typeof getAdjacencyMap>;
     try {
-      adj = getAdjacencyMap(rb.machine, { input, events, serializeState: (s) => serializeState(s as AnyMachineSnapshot), limit });
+      adj = getAdjacencyMap(rb.machine, { input, events: eventsFor(reps), serializeState: (s) => serializeState(s as AnyMachineSnapshot), limit });
     } catch (e) {
       if ((e as Error).message.includes('limit')) {
         truncated = true;
