@@ -207,4 +207,58 @@ describe('redis-latency-spike', () => {
       await pool.closeAll();
     }
   });
+
+  it('a node that renamed CONFIG, LATENCY and SLOWLOG away, and a user denied CLIENT LIST: the view reports what it could not read and still names the busiest commands', async () => {
+    const locked = await startRedis({ args: ['--rename-command', 'CONFIG', '', '--rename-command', 'LATENCY', '', '--rename-command', 'SLOWLOG', '', '--enable-debug-command', 'local'] });
+    const pool = new ConnectionPool();
+    const n = { host: locked.host, port: locked.port };
+    const ctx: ActionContext = {
+      target: { name: 'locked', mode: 'standalone', role: 'cache', endpoints: [n], sentinels: [], allowAutomatic: false, connect: async (x) => pool.get(x) },
+      node: n,
+      findings: {},
+      params: {},
+      dryRun: false,
+      log: pino({ level: 'silent' }),
+      signal: new AbortController().signal,
+      now: () => Date.now(),
+    };
+    const job = new Redis({ host: locked.host, port: locked.port, connectionName: 'busy', maxRetriesPerRequest: 0, retryStrategy: () => null });
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) await job.call('DEBUG', 'SLEEP', '0.05').catch(() => undefined);
+    })();
+    try {
+      const r = await latencyView.run(latencyView.input.parse({ gapMs: 1000 }), ctx);
+      expect(r.unavailable).toEqual([
+        'SLOWLOG GET: unknown command (renamed or disabled)',
+        'SLOWLOG LEN: unknown command (renamed or disabled)',
+        'CONFIG GET: unknown command (renamed or disabled)',
+        'LATENCY LATEST: unknown command (renamed or disabled)',
+        'LATENCY DOCTOR: unknown command (renamed or disabled)',
+      ]);
+      expect(r.monitorThresholdMs).toBeNull();
+      expect(r.monitorOff).toBe(false); // unknown is not "off"
+      expect(r.groups).toEqual([]);
+      expect(r.commands[0]).toMatchObject({ command: 'debug' });
+      expect(r.details).toMatch(/busiest commands in 1000 ms: debug \d+ calls, 5\d ms\/call/);
+      expect(r.details).toContain('not readable here: SLOWLOG GET: unknown command (renamed or disabled);');
+      expect(undocumentedFields(r, latencyView.output)).toEqual([]);
+      // an ACL user without CLIENT LIST: denied, reported, the rest read
+      await locked.client().call('ACL', 'SETUSER', 'watcher', 'on', '>watcher-pw', '~*', '+@all', '-client|list');
+      const asWatcher = new ConnectionPool({ username: 'watcher', password: 'watcher-pw' });
+      try {
+        const w = await latencyView.run(latencyView.input.parse({ gapMs: 200 }), { ...ctx, target: { ...ctx.target, connect: async (x) => asWatcher.get(x) } });
+        expect(w.unavailable).toContain('CLIENT LIST: denied by ACL (NOPERM)');
+        expect(w.blockedClients).toEqual([]);
+      } finally {
+        await asWatcher.closeAll();
+      }
+    } finally {
+      stop = true;
+      await loop;
+      job.disconnect();
+      await pool.closeAll();
+      await locked.stop();
+    }
+  });
 });

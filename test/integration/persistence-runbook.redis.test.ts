@@ -284,6 +284,18 @@ describe('redis-persistence-failing', () => {
       // refused at plan time
       await expect(persistenceDir.plan?.({ dir: fallbackDir }, ctxOf(locked))).rejects.toMatchObject({ code: 'refused_protected_config' });
       await expect(persistenceDir.plan?.({ dir: fallbackDir }, ctxOf(aof))).rejects.toMatchObject({ code: 'refused_aof_on' });
+      // a node whose CONFIG is renamed away: the view still reads INFO, says what it cannot know
+      const renamed = await startRedis({ args: ['--rename-command', 'CONFIG', '', '--rename-command', 'CLIENT', ''] });
+      try {
+        const v = await persistenceView.run(persistenceView.input.parse({ gapMs: 0 }), ctxOf(renamed));
+        expect(v).toMatchObject({ configKnown: false, dirSettable: false, dirGone: false, rdbStatus: 'ok', cause: 'healthy', unavailable: ['CONFIG GET: unknown command (renamed or disabled)'] });
+        expect(v.summary).toContain('dir unknown (CONFIG GET refused)');
+        expect(v.hints[0]).toMatch(/^CONFIG GET is refused on 127\.0\.0\.1:\d+ \(renamed or denied\)/);
+        expect(v.dirSettableWhy).toBe('CONFIG GET is refused for this engine: dir cannot be read or set');
+        expect(undocumentedFields(v, persistenceView.output)).toEqual([]);
+      } finally {
+        await renamed.stop();
+      }
       expect(() => persistenceDir.input.parse({ dir: 'relative/path' })).toThrow();
       expect(() => persistenceDir.input.parse({ dir: '/data/../etc' })).toThrow();
     } finally {

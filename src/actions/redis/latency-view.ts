@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { ActionContext, ActionDefinition } from '../types.js';
 import { nodeKey } from '../types.js';
-import { readInfo, replyText, sendCommand } from './connection.js';
+import { readInfo, replyText } from './connection.js';
+import { optionalCommand } from './optional-command.js';
 import { num, type Info } from './info.js';
 import { parseClientList, type ClientInfo } from './client-list.js';
 import { fmtBytes } from './census-aggregate.js';
@@ -64,7 +65,7 @@ export interface LatencyViewResult {
   evidence: string[];
   details: string;
   slowlogLen: number;
-  slowlogThresholdUs: number;
+  slowlogThresholdUs: number | null;
   recentSlow: number;
   slowInGap: number;
   slowInGapMaxUs: number;
@@ -73,8 +74,9 @@ export interface LatencyViewResult {
   offender: ClientBrief | null;
   offenderIds: string[];
   commands: CmdDelta[];
-  monitorThresholdMs: number;
+  monitorThresholdMs: number | null;
   monitorOff: boolean;
+  unavailable: string[];
   latencyEvents: LatencyEvent[];
   doctor: LatencyDoctor;
   thp: boolean;
@@ -92,9 +94,9 @@ export interface LatencyViewResult {
 
 const brief = (c: ClientInfo): ClientBrief => ({ id: c.id, addr: c.addr, name: c.name, cmd: c.cmd, age: c.age, idle: c.idle, flags: c.flags, omem: c.omem, kind: c.kind });
 
-async function readCounters(ctx: ActionContext): Promise<{ info: Info; lastId: number }> {
+async function readCounters(ctx: ActionContext, unavailable: string[]): Promise<{ info: Info; lastId: number }> {
   const info = await readInfo(ctx, ctx.node, 'commandstats', 'stats', 'persistence', 'server');
-  const slow = parseSlowlog(await sendCommand(ctx, ctx.node, ['SLOWLOG', 'GET', '1']));
+  const slow = parseSlowlog(await optionalCommand(ctx, ctx.node, ['SLOWLOG', 'GET', '1'], unavailable));
   return { info, lastId: slow[0]?.id ?? -1 };
 }
 
@@ -112,7 +114,7 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     evidence: 'further findings, one line each (latency events and their history, commandstats top, fork, blocked clients, big buffers, expiry, THP, monitor off)',
     details: "the evidence lines joined with '; ' (for notes)",
     slowlogLen: 'SLOWLOG LEN',
-    slowlogThresholdUs: 'slowlog-log-slower-than (µs)',
+    slowlogThresholdUs: 'slowlog-log-slower-than (µs; null when CONFIG GET is refused)',
     recentSlow: 'slowlog entries within windowSec (the engine\'s own excluded)',
     slowInGap: 'slowlog entries of at least minUs logged between the two reads (the spike is still going on)',
     slowInGapMaxUs: 'the longest of those (µs)',
@@ -147,7 +149,8 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     'commands[].usec': 'main-thread µs between the reads',
     'commands[].usecPerCall': 'µs per call',
     'commands[].busyShare': 'usec / the window: share of the main thread (0–1)',
-    monitorThresholdMs: 'latency-monitor-threshold (ms; 0 = off)',
+    monitorThresholdMs: 'latency-monitor-threshold (ms; 0 = off; null when CONFIG GET is refused)',
+    unavailable: 'commands this engine may not run here (renamed, disabled, denied by ACL), e.g. "CONFIG GET: unknown command (renamed or disabled)": the rest is still read',
     monitorOff: 'latency-monitor-threshold is 0: no new LATENCY events are recorded (reported, never changed)',
     'latencyEvents[]': 'LATENCY LATEST rows (LATENCY HISTORY of each, within windowSec, is in evidence)',
     'latencyEvents[].event': 'event name (command, fast-command, fork, expire-cycle, eviction-cycle, aof-*, …)',
@@ -180,15 +183,20 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
   },
   async run(inp, ctx) {
     const node = nodeKey(ctx.node);
-    const a = await readCounters(ctx);
+    const unavailable: string[] = [];
+    const a = await readCounters(ctx, unavailable);
     if (inp.gapMs > 0) await sleep(inp.gapMs, undefined, { signal: ctx.signal }).catch(() => undefined);
-    const b = await readCounters(ctx);
-    const entries = parseSlowlog(await sendCommand(ctx, ctx.node, ['SLOWLOG', 'GET', String(inp.entries)]));
-    const slowlogLen = Number(replyText(await sendCommand(ctx, ctx.node, ['SLOWLOG', 'LEN'])));
-    const cfg = configPairs(await sendCommand(ctx, ctx.node, ['CONFIG', 'GET', 'latency-monitor-threshold', 'slowlog-log-slower-than']));
-    const latencyEvents = parseLatencyLatest(await sendCommand(ctx, ctx.node, ['LATENCY', 'LATEST']));
-    const doctor = parseLatencyDoctor(replyText(await sendCommand(ctx, ctx.node, ['LATENCY', 'DOCTOR'])));
-    const clients = parseClientList(replyText(await sendCommand(ctx, ctx.node, ['CLIENT', 'LIST'])));
+    const b = await readCounters(ctx, []);
+    const opt = (argv: string[]): Promise<unknown> => optionalCommand(ctx, ctx.node, argv, unavailable);
+    const entries = parseSlowlog(await opt(['SLOWLOG', 'GET', String(inp.entries)]));
+    const lenReply = await opt(['SLOWLOG', 'LEN']);
+    const slowlogLen = lenReply === undefined ? 0 : Number(replyText(lenReply));
+    const cfg = configPairs(await opt(['CONFIG', 'GET', 'latency-monitor-threshold', 'slowlog-log-slower-than']));
+    const latencyEvents = parseLatencyLatest(await opt(['LATENCY', 'LATEST']));
+    const doctorReply = await opt(['LATENCY', 'DOCTOR']);
+    const doctor = parseLatencyDoctor(doctorReply === undefined ? '' : replyText(doctorReply));
+    const clientsReply = await opt(['CLIENT', 'LIST']);
+    const clients = parseClientList(clientsReply === undefined ? '' : replyText(clientsReply));
 
     const serverUsec = num(b.info['server'], 'server_time_usec');
     const now = serverUsec > 0 ? Math.floor(serverUsec / 1e6) : Math.floor(ctx.now() / 1000);
@@ -208,7 +216,8 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     const evictedDelta = delta('evicted_keys');
     const expireCapDelta = delta('expired_time_cap_reached_count');
     const commands = topCommands(parseCommandstats(a.info['commandstats']), parseCommandstats(b.info['commandstats']), inp.gapMs);
-    const threshold = Number(cfg['latency-monitor-threshold'] ?? '0');
+    const thresholdText = cfg['latency-monitor-threshold'];
+    const threshold = thresholdText === undefined ? null : Number(thresholdText);
     const recentEvent = (prefix: string): LatencyEvent | undefined => latencyEvents.find((e) => e.event.startsWith(prefix) && e.ts >= now - inp.windowSec);
     const forkEvent = recentEvent('fork');
 
@@ -232,7 +241,7 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     const evidence: string[] = [];
     if (threshold === 0) evidence.push('latency-monitor-threshold is 0: LATENCY LATEST/DOCTOR record nothing (monitoring off; not changed — CONFIG SET latency-monitor-threshold 100 turns it on)');
     for (const e of latencyEvents.slice(0, 5)) {
-      const h = parseLatencyHistory(await sendCommand(ctx, ctx.node, ['LATENCY', 'HISTORY', e.event])).filter((x) => x.ts >= now - inp.windowSec);
+      const h = parseLatencyHistory(await opt(['LATENCY', 'HISTORY', e.event])).filter((x) => x.ts >= now - inp.windowSec);
       const hist = h.length > 0 ? `; LATENCY HISTORY: ${h.length} spike(s) in ${inp.windowSec} s, worst ${Math.max(...h.map((x) => x.ms))} ms` : `; none in the last ${inp.windowSec} s`;
       evidence.push(`LATENCY LATEST ${e.event}: latest ${e.latestMs} ms ${now - e.ts} s ago, worst ${e.maxMs} ms${hist}`);
     }
@@ -242,6 +251,7 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     if (blockedClients.length > 0) evidence.push(`${blockedClients.length} blocked client(s) (flag b): ${blockedClients.slice(0, 5).map((c) => `id=${c.id} ${c.addr}${c.name ? ` name=${c.name}` : ''} cmd=${c.cmd} idle=${c.idle}s`).join(', ')} — waiting, not slowing the server`);
     if (bigBuffers.length > 0) evidence.push(`big output buffers: ${bigBuffers.slice(0, 5).map((c) => `id=${c.id} ${c.addr}${c.name ? ` name=${c.name}` : ''} omem=${fmtBytes(c.omem)}`).join(', ')}`);
     if (expiredDelta > 0 || evictedDelta > 0) evidence.push(`in ${inp.gapMs} ms: ${expiredDelta} keys expired, ${evictedDelta} evicted${expireCapDelta > 0 ? `, active expiry hit its time cap ${expireCapDelta} times` : ''}`);
+    if (unavailable.length > 0) evidence.push(`not readable here: ${unavailable.join('; ')} — the diagnosis uses the rest`);
     if (doctor.thp) evidence.push('LATENCY DOCTOR reports transparent huge pages in use: disable THP on the host (echo never > /sys/kernel/mm/transparent_hugepage/enabled)');
 
     const who = topClient ? `client id=${topClient.id} still connected (cmd=${topClient.cmd}, age ${topClient.age} s, idle ${topClient.idle} s)` : 'that client is no longer connected';
@@ -264,7 +274,7 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
       evidence,
       details: evidence.join('; '),
       slowlogLen: Number.isFinite(slowlogLen) ? slowlogLen : 0,
-      slowlogThresholdUs: Number(cfg['slowlog-log-slower-than'] ?? '10000'),
+      slowlogThresholdUs: cfg['slowlog-log-slower-than'] === undefined ? null : Number(cfg['slowlog-log-slower-than']),
       recentSlow,
       slowInGap: inGap.length,
       slowInGapMaxUs: inGap.reduce((m, e) => Math.max(m, e.durationUs), 0),
@@ -275,6 +285,7 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
       commands,
       monitorThresholdMs: threshold,
       monitorOff: threshold === 0,
+      unavailable,
       latencyEvents,
       doctor,
       thp: doctor.thp,

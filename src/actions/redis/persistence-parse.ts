@@ -75,7 +75,12 @@ export interface PersistenceState {
   cause: PersistenceCause;
   /** Server time (unix seconds) of the read. */
   serverTime: number;
+  /** CONFIG GET answered (false: renamed or denied; save points and stop-writes assumed at Redis 7 defaults). */
+  configKnown: boolean;
 }
+
+/** Redis 7's default `save` when CONFIG GET cannot tell (redis.conf / config.c). */
+export const DEFAULT_SAVE = '3600 1 300 100 60 10000';
 
 /** CONFIG GET reply (flat array, or a map under RESP3) → name → value. */
 export function configPairs(reply: unknown): Record<string, string> {
@@ -114,7 +119,8 @@ export function readPersistence(info: Info, config: Record<string, string>, opts
   const aofEnabled = num(p, 'aof_enabled') === 1;
   const aofWriteStatus = status(str(p, 'aof_last_write_status'));
   const aofRewriteStatus = status(str(p, 'aof_last_bgrewrite_status'));
-  const savePoints = parseSavePoints(config['save'] ?? '');
+  const configKnown = config['save'] !== undefined || config['dir'] !== undefined;
+  const savePoints = parseSavePoints(config['save'] ?? (configKnown ? '' : DEFAULT_SAVE));
   const stopWrites = (config['stop-writes-on-bgsave-error'] ?? 'yes') === 'yes';
   const used = num(info['memory'], 'used_memory');
   const total = num(info['memory'], 'total_system_memory');
@@ -164,6 +170,7 @@ export function readPersistence(info: Info, config: Record<string, string>, opts
     failing,
     cause,
     serverTime,
+    configKnown,
   };
 }
 
@@ -189,6 +196,8 @@ export function fmtAge(sec: number): string {
 /** Hints a human needs, derived from what the server says (never from its disk, which we cannot see). */
 export function persistenceHints(s: PersistenceState, node: string): string[] {
   const hints: string[] = [];
+  // first: the runbook notes hints[0] when the config is unknown or dir was removed (never both)
+  if (!s.configKnown) hints.push(`CONFIG GET is refused on ${node} (renamed or denied): dir, dbfilename and save are unknown; Redis 7 defaults assumed for save and stop-writes-on-bgsave-error`);
   if (s.dirGone) hints.push(`CONFIG GET dir answers an empty string on ${node}: the server's working directory was removed (getcwd fails), so a save cannot create its temp file there`);
   if (s.rdbStatus === 'err' && s.memoryShare !== null && s.memoryShare > 0.5) {
     hints.push(`fork headroom is tight: used_memory ${fmtBytes(s.usedMemory)} is ${Math.round(s.memoryShare * 100)}% of host RAM ${fmtBytes(s.totalSystemMemory)}; a failed fork also reads as rdb_last_bgsave_status:err`);
@@ -200,7 +209,7 @@ export function persistenceHints(s: PersistenceState, node: string): string[] {
 
 /** One line naming the node, the status, the dir, the age and the MISCONF count. */
 export function persistenceSummary(s: PersistenceState, node: string, misconfDelta: number, gapMs: number): string {
-  const where = s.dirGone ? 'dir <removed> (CONFIG GET dir is empty)' : `dir ${s.dir}`;
+  const where = !s.configKnown ? 'dir unknown (CONFIG GET refused)' : s.dirGone ? 'dir <removed> (CONFIG GET dir is empty)' : `dir ${s.dir}`;
   const what =
     s.cause === 'rdb-failing'
       ? `RDB snapshot failing on ${node} (rdb_last_bgsave_status:err)`

@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { ActionContext, ActionDefinition } from '../types.js';
 import { nodeKey } from '../types.js';
-import { readInfo, replyText, sendCommand } from './connection.js';
+import { readInfo, replyText } from './connection.js';
+import { optionalCommand } from './optional-command.js';
 import {
   clientAddr,
   configPairs,
@@ -44,11 +45,12 @@ export type PersistenceViewResult = PersistenceState & {
   gapMs: number;
   dirSettable: boolean;
   dirSettableWhy: string;
+  unavailable: string[];
 };
 
-async function readOnce(ctx: ActionContext, maxAgeSec: number): Promise<PersistenceState> {
+async function readOnce(ctx: ActionContext, maxAgeSec: number, unavailable: string[]): Promise<PersistenceState> {
   const info = await readInfo(ctx, ctx.node, 'persistence', 'stats', 'errorstats', 'memory', 'server');
-  const config = configPairs(await sendCommand(ctx, ctx.node, ['CONFIG', 'GET', ...PERSISTENCE_CONFIG]));
+  const config = configPairs(await optionalCommand(ctx, ctx.node, ['CONFIG', 'GET', ...PERSISTENCE_CONFIG], unavailable));
   return readPersistence(info, config, { maxAgeSec });
 }
 
@@ -99,19 +101,25 @@ export const persistenceView: ActionDefinition<PersistenceViewInput, Persistence
     latestForkUsec: 'latest_fork_usec: duration of the last fork, microseconds',
     lastCowBytes: 'rdb_last_cow_size: copy-on-write memory of the last save, bytes',
     serverTime: 'server time of the second read, unix seconds',
+    configKnown: 'CONFIG GET answered (false: renamed or denied; save points and stop-writes assumed at the Redis 7 defaults)',
+    unavailable: 'commands this engine may not run here (renamed, disabled, denied by ACL): the rest is still read',
   },
   async run(inp, ctx) {
     const node = nodeKey(ctx.node);
-    const a = await readOnce(ctx, inp.maxAgeSec);
+    const unavailable: string[] = [];
+    const a = await readOnce(ctx, inp.maxAgeSec, unavailable);
     if (inp.gapMs > 0) await sleep(inp.gapMs, undefined, { signal: ctx.signal }).catch(() => undefined);
-    const b = await readOnce(ctx, inp.maxAgeSec);
+    const b = await readOnce(ctx, inp.maxAgeSec, []);
     const misconfDelta = Math.max(0, b.misconf - a.misconf);
     let dirSettable = b.protectedConfigs === 'yes';
     let dirSettableWhy = `enable-protected-configs ${b.protectedConfigs}`;
     if (b.protectedConfigs === 'local') {
-      const addr = clientAddr(replyText(await sendCommand(ctx, ctx.node, ['CLIENT', 'INFO'])));
+      const reply = await optionalCommand(ctx, ctx.node, ['CLIENT', 'INFO'], unavailable);
+      const addr = reply === undefined ? '?' : clientAddr(replyText(reply));
       dirSettable = isLocalAddr(addr);
       dirSettableWhy = `enable-protected-configs local and this engine connects from ${addr || 'a unix socket'}${dirSettable ? '' : ' (not loopback)'}`;
+    } else if (!b.configKnown) {
+      dirSettableWhy = 'CONFIG GET is refused for this engine: dir cannot be read or set';
     } else if (!dirSettable) {
       dirSettableWhy = 'enable-protected-configs no: dir can only change in the config file, with a restart';
     }
@@ -125,6 +133,7 @@ export const persistenceView: ActionDefinition<PersistenceViewInput, Persistence
       gapMs: inp.gapMs,
       dirSettable,
       dirSettableWhy,
+      unavailable,
     };
   },
 };
