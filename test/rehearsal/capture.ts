@@ -60,12 +60,12 @@ interface Captured {
   cases: RehearsalCase[];
 }
 
-async function record(app: App, rb: CompiledRunbook, id: string, name: string, source: string, target: RehearsalCase['target']): Promise<RehearsalCase> {
+async function record(app: App, rb: CompiledRunbook, id: string, name: string, source: string, target: RehearsalCase['target'], params?: RehearsalCase['params']): Promise<RehearsalCase> {
   const inc = await waitState(app, id, STOP, 120_000);
   // the closing timeline entry is written with the state; the last proposal entries just before it
   await new Promise((r) => setTimeout(r, 300));
   const timeline = (await app.engine.getTimeline(id)) ?? [];
-  const { case: c, disagreements } = recordCase(rb, { name, source, incident: inc, timeline, target }, deps);
+  const { case: c, disagreements } = recordCase(rb, { name, source, incident: inc, timeline, target, ...(params ? { params } : {}) }, deps);
   if (disagreements.length > 0) throw new Error(`${rb.def.name} / ${name}: the rehearsal does not replay the incident:\n  ${disagreements.join('\n  ')}`);
   process.stderr.write(`captured ${rb.def.name} / ${name}: ${c.expect.state} ${JSON.stringify(c.expect.proposes)}\n`);
   return c;
@@ -404,22 +404,28 @@ async function captureAuth(rbs: Map<string, CompiledRunbook>): Promise<Captured>
   const served = { certFile: join(dir, 'served.crt'), keyFile: join(dir, 'served.key') };
   await copyFile(soon.certFile, served.certFile);
   await copyFile(soon.keyFile, served.keyFile);
-  const users = [`user rr-ops on >${ENGINE_PW} ~* &* +@all`, `user app on >${APP_OLD} ~app:* +@read +@write -@dangerous`];
+  const [BILL_OLD, BILL_NEW] = [pw('BOld'), pw('BNew')];
+  const users = [`user rr-ops on >${ENGINE_PW} ~* &* +@all`, `user app on >${APP_OLD} ~app:* +@read +@write -@dangerous`, `user billing on >${BILL_OLD} ~app:* +@read`];
+  // The shipped runbook with a 2 s quiet period (the cases say params.quietFor: 2s) and 1 s polls of the wait.
+  const runbooks = join(dir, 'runbooks');
+  mkdirNow(runbooks);
+  const shipped = await readFile(join(RUNBOOKS_DIR, 'redis-auth-tls-errors.yaml'), 'utf8');
+  writeFileSync(join(runbooks, 'redis-auth-tls-errors.yaml'), shipped.replace(/quietFor: 10m/, 'quietFor: 2s').replace(/every: 30s/, 'every: 1s'));
+  const quiet = { quietFor: '2s' };
   const store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
   const rot: TlsServer = await startTlsServer({ dir: join(dir, 'rot'), cert: good, caFile: pki.caFile, adminPassword: ADMIN_PW, users });
   const certSrv: TlsServer = await startTlsServer({ dir: join(dir, 'cert'), cert: served, caFile: pki.caFile, adminPassword: ADMIN_PW, users });
   const tgt = (x: TlsServer, cluster: string) => ({ endpoints: [`${x.host}:${x.port}`], role: 'store' as const, username: 'rr-ops', password: '${RR_ENGINE_PW}', tls: { ca: pki.caFile }, labels: { redis_cluster: cluster } });
-  const text = testConfigText({ storeUrl: store.url, prefix: testPrefix(), targets: { 'auth-rot': tgt(rot, 'rot'), 'auth-cert': tgt(certSrv, 'cert') } }).replace(
-    /(\n {2}auth-rot:[\s\S]*?\n {4}tls: .*)/,
-    '$1\n    secrets: { rotation-new: "${RR_APP_NEW}", rotation-old: "${RR_APP_OLD}" }',
-  );
-  const env = { RR_ENGINE_PW: ENGINE_PW, RR_APP_NEW: APP_NEW, RR_APP_OLD: APP_OLD };
+  const text = testConfigText({ storeUrl: store.url, prefix: testPrefix(), runbooksDir: runbooks, targets: { 'auth-rot': tgt(rot, 'rot'), 'auth-rot2': tgt(rot, 'rot2'), 'auth-cert': tgt(certSrv, 'cert') } })
+    .replace(/(\n {2}auth-rot:[\s\S]*?\n {4}tls: .*)/, '$1\n    secrets: { rotation-new: "${RR_APP_NEW}", rotation-old: "${RR_APP_OLD}" }')
+    .replace(/(\n {2}auth-rot2:[\s\S]*?\n {4}tls: .*)/, '$1\n    secrets: { rotation-new: "${RR_BILL_NEW}", rotation-old: "${RR_BILL_OLD}" }');
+  const env = { RR_ENGINE_PW: ENGINE_PW, RR_APP_NEW: APP_NEW, RR_APP_OLD: APP_OLD, RR_BILL_NEW: BILL_NEW, RR_BILL_OLD: BILL_OLD };
   const app = await createApp(parseConfig(text, '<capture>', env, { baseDir: process.cwd() }), { http: true, worker: true, schedules: false, log: pino({ level: 'silent' }) });
   const target = (name: string): RehearsalCase['target'] => ({ name, role: 'store', mode: 'standalone', allowAutomatic: false });
   const src = 'TLS-only redis-server 7.0 with a test PKI, ACL users rr-ops (the engine), app (~app:* +@read +@write -@dangerous)';
   const cases: RehearsalCase[] = [];
-  const appConnects = async (password: string): Promise<string> => {
-    const c = new Redis({ host: rot.host, port: rot.port, username: 'app', password, tls: { ca, servername: 'localhost' }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+  const appConnects = async (password: string, username = 'app'): Promise<string> => {
+    const c = new Redis({ host: rot.host, port: rot.port, username, password, tls: { ca, servername: 'localhost' }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
     c.on('error', () => undefined);
     try {
       await c.call('GET', 'app:1');
@@ -438,7 +444,7 @@ async function captureAuth(rbs: Map<string, CompiledRunbook>): Promise<Captured>
     try {
       await new Promise((r) => setTimeout(r, 500));
       const id = await alertIncident(app, { alertname: 'RedisAuthFailures', instance: `${rot.host}:${rot.port}`, severity: 'warning', err: 'NOAUTH', redis_cluster: 'rot' }, nextFp());
-      cases.push(await record(app, rb, id, 'a client without AUTH: reported by address, nothing proposed, the server unchanged', `${src}; a raw TLS client sending GET without AUTH every 20 ms`, target('auth-rot')));
+      cases.push(await record(app, rb, id, 'a client without AUTH: reported by address, nothing proposed, the server unchanged', `${src}; a raw TLS client sending GET without AUTH every 20 ms`, target('auth-rot'), quiet));
     } finally {
       clearInterval(spam);
       raw.destroy();
@@ -455,10 +461,29 @@ async function captureAuth(rbs: Map<string, CompiledRunbook>): Promise<Captured>
     try {
       await new Promise((r) => setTimeout(r, 500));
       id = await alertIncident(app, { alertname: 'RedisAuthFailures', instance: `${rot.host}:${rot.port}`, severity: 'warning', err: 'WRONGPASS', redis_cluster: 'rot' }, nextFp());
-      cases.push(await record(app, rb, id, 'a client keeps using the rotated password: the two-phase rotation and the window only, side by side', `${src}; a client connecting as app with the new password every 100 ms while the server knows only the old one`, target('auth-rot')));
+      cases.push(await record(app, rb, id, 'a client keeps using the rotated password: the two-phase rotation and the window only, side by side', `${src}; a client connecting as app with the new password every 100 ms while the server knows only the old one`, target('auth-rot'), quiet));
     } finally {
       stop = true;
       await loop;
+    }
+
+    // the two-phase rotation, run to the end: the new password added, the wait holds once nobody fails for 2 s, the old one removed
+    stop = false;
+    const billing = (async () => {
+      while (!stop) {
+        await appConnects(BILL_NEW, 'billing');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      await new Promise((r) => setTimeout(r, 400));
+      const started = await app.engine.run('redis-auth-tls-errors', 'auth-rot2', { dryRun: false, by: 'alice' });
+      await approveOption(app, started.incidentId, 'rotate-password', ['alice']);
+      await waitState(app, started.incidentId, [...FINAL_STATES], 90_000);
+      cases.push(await record(app, rb, started.incidentId, 'the two-phase rotation run to the end: new password added, the wait holds once nobody fails, the old one removed, verified', `${src}; user billing; a client connecting as billing with the new password every 100 ms; run from the CLI, rotate-password approved by alice (quietFor 2 s)`, target('auth-rot2'), quiet));
+    } finally {
+      stop = true;
+      await billing;
     }
 
     const conf = String(await readFile(certSrv.conf, 'utf8'));
@@ -467,11 +492,11 @@ async function captureAuth(rbs: Map<string, CompiledRunbook>): Promise<Captured>
     id = await alertIncident(app, { alertname: 'RedisCertificateExpiringSoon', instance: `${certSrv.host}:${certSrv.port}`, severity: 'warning' }, nextFp());
     await approveOption(app, id, 'reload-certificate', ['alice']);
     await waitState(app, id, [...FINAL_STATES], 60_000);
-    cases.push(await record(app, rb, id, 'a certificate expiring in 3 days, a renewed one on disk: reloaded without a restart, verified on a fresh handshake', `${src}; served certificate valid 3 days, a 90-day one copied over its files; reload approved by alice`, target('auth-cert')));
+    cases.push(await record(app, rb, id, 'a certificate expiring in 3 days, a renewed one on disk: reloaded without a restart, verified on a fresh handshake', `${src}; served certificate valid 3 days, a 90-day one copied over its files; reload approved by alice`, target('auth-cert'), quiet));
 
     await certSrv.client().call('CONFIG', 'SET', 'tls-cert-file', expired.certFile, 'tls-key-file', expired.keyFile);
     id = await alertIncident(app, { alertname: 'RedisTLSHandshakeFailing', instance: `${certSrv.host}:${certSrv.port}`, severity: 'critical' }, nextFp());
-    cases.push(await record(app, rb, id, 'an expired certificate served: new clients refused (cert_expired), escalated with the dates, nothing proposed', `${src}; CONFIG SET tls-cert-file to a certificate expired in 2020`, target('auth-cert')));
+    cases.push(await record(app, rb, id, 'an expired certificate served: new clients refused (cert_expired), escalated with the dates, nothing proposed', `${src}; CONFIG SET tls-cert-file to a certificate expired in 2020`, target('auth-cert'), quiet));
     await certSrv.client().call('CONFIG', 'SET', 'tls-cert-file', renewed.certFile, 'tls-key-file', renewed.keyFile);
 
   } finally {

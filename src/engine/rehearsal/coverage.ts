@@ -22,7 +22,7 @@ import { deriveValues } from '../effects/diagnose.js';
 import type { Effect, MachineContext, MachineEvent, OfferedOption } from '../machine/types.js';
 import type { CompiledRunbook } from '../runbook/load.js';
 import { isWait } from '../runbook/schema.js';
-import { parsePlanLine, statePath } from './rehearse.js';
+import { paramValue, parsePlanLine, statePath } from './rehearse.js';
 import type { RehearsalCase } from './schema.js';
 
 export interface CoverageReport {
@@ -163,6 +163,7 @@ export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[],
   for (const c of cases) {
     for (const [id, lines] of Object.entries(c.plans)) if (Array.isArray(lines) && lines.length > 0 && !plans.has(id)) plans.set(id, lines);
     for (const t of c.then) if ('verify' in t) verifyReps.push(t.verify);
+    for (const t of c.then) if ('wait' in t) verifyReps.push(t.wait);
   }
   const failedAll = allFailed(rb);
   // Each case's target and alert with its own findings (and with every step failing).
@@ -172,7 +173,7 @@ export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[],
       target: { name: c?.target.name ?? 'coverage', role: c?.target.role ?? 'cache', allowAutomatic: c?.target.allowAutomatic ?? false },
       labels: c?.alert.labels ?? {},
       dryRun: false,
-      params: rb.def.params,
+      params: { ...rb.def.params, ...Object.fromEntries(Object.entries(c?.params ?? {}).map(([k, v]) => [k, paramValue(v)])) },
       findings: {},
       tried: [],
       seq: 0,

@@ -8,6 +8,7 @@
 import { formatPlanned } from '../../actions/command-format.js';
 import type { PlannedCommand } from '../../actions/types.js';
 import type { CompiledRunbook } from '../runbook/load.js';
+import { isWait } from '../runbook/schema.js';
 import type { IncidentDetail, TimelineEntry } from '../types.js';
 import { rehearseCase } from './rehearse.js';
 import type { RehearsalDeps } from './rehearse.js';
@@ -26,6 +27,13 @@ export interface RecordedCase {
 function verifyIdsOf(rb: CompiledRunbook): Set<string> {
   const ids = new Set<string>((rb.def.symptom?.steps ?? []).map((s) => s.id));
   for (const r of Object.values(rb.def.remediations)) for (const s of r.verify.steps) ids.add(s.id);
+  return ids;
+}
+
+/** Ids of the steps of every `wait:` between phases. */
+function waitIdsOf(rb: CompiledRunbook): Set<string> {
+  const ids = new Set<string>();
+  for (const r of Object.values(rb.def.remediations)) for (const st of r.steps) if (isWait(st)) for (const w of st.wait.steps ?? []) ids.add(w.id);
   return ids;
 }
 
@@ -61,14 +69,17 @@ const ms = (iso: string): number => Date.parse(iso);
  * (done once its commands were sent, or skipped), each verification poll (the verify and symptom
  * steps' findings, `afterMs` since the commands were sent), a resolved alert.
  */
-export function thenFromTimeline(tl: readonly TimelineEntry[], verifyIds: ReadonlySet<string>): ThenStep[] {
+export function thenFromTimeline(tl: readonly TimelineEntry[], verifyIds: ReadonlySet<string>, waitIds: ReadonlySet<string> = new Set()): ThenStep[] {
   const out: ThenStep[] = [];
   let sentAt: number | undefined;
   let acted = false;
+  let sentSincePoll = false;
   let poll: Record<string, unknown> | undefined;
+  let pollKind: 'verify' | 'wait' = 'verify';
   let pollAt = 0;
   const flush = (): void => {
-    if (poll) out.push({ verify: poll, afterMs: Math.max(0, pollAt - (sentAt ?? pollAt)) });
+    const afterMs = Math.max(0, pollAt - (sentAt ?? pollAt));
+    if (poll) out.push(pollKind === 'verify' ? { verify: poll, afterMs } : { wait: poll, afterMs });
     poll = undefined;
   };
   for (const e of tl) {
@@ -98,18 +109,23 @@ export function thenFromTimeline(tl: readonly TimelineEntry[], verifyIds: Readon
         break;
       case 'command.executed':
         sentAt = ms(e.at);
+        sentSincePoll = true;
         break;
       case 'verification.poll':
       case 'error': {
         const step = d['step'];
-        if (typeof step !== 'string' || !verifyIds.has(step) || !('value' in d)) break;
-        if (!acted) {
+        if (typeof step !== 'string' || !(verifyIds.has(step) || waitIds.has(step)) || !('value' in d)) break;
+        const kind = waitIds.has(step) ? 'wait' : 'verify';
+        if (poll && (step in poll || kind !== pollKind)) flush();
+        // the act effect answered before this poll: once after an approval, and after each phase's commands
+        if (!poll && (!acted || sentSincePoll)) {
           out.push({ act: 'done' });
           acted = true;
+          sentSincePoll = false;
         }
-        if (poll && step in poll) flush();
         if (!poll) {
           poll = {};
+          pollKind = kind;
           pollAt = ms(e.at);
         }
         poll[step] = d['value'];
@@ -125,7 +141,15 @@ export function thenFromTimeline(tl: readonly TimelineEntry[], verifyIds: Readon
 
 export function recordCase(
   rb: CompiledRunbook,
-  o: { name: string; source?: string; incident: IncidentDetail; timeline: readonly TimelineEntry[]; target: { name: string; role: 'cache' | 'store'; mode: 'standalone' | 'sentinel' | 'cluster'; allowAutomatic: boolean } },
+  o: {
+    name: string;
+    source?: string;
+    incident: IncidentDetail;
+    timeline: readonly TimelineEntry[];
+    target: { name: string; role: 'cache' | 'store'; mode: 'standalone' | 'sentinel' | 'cluster'; allowAutomatic: boolean };
+    /** Params the incident's runbook version had that differ from this one's (e.g. a shorter quiet period). */
+    params?: RehearsalCase['params'];
+  },
   deps: RehearsalDeps,
 ): RecordedCase {
   const stepIds = new Set(rb.def.diagnose.map((s) => s.id));
@@ -162,10 +186,10 @@ export function recordCase(
     target: o.target,
     alert: { labels },
     dryRun: o.incident.dryRun,
-    params: {},
+    params: o.params ?? {},
     findings,
     plans,
-    then: firstStopIndex(o.timeline) < 0 ? [] : thenFromTimeline(o.timeline.slice(firstStopIndex(o.timeline)), verifyIdsOf(rb)),
+    then: firstStopIndex(o.timeline) < 0 ? [] : thenFromTimeline(o.timeline.slice(firstStopIndex(o.timeline)), verifyIdsOf(rb), waitIdsOf(rb)),
     expect: { state: 'escalated', notes: [], notNotes: [] },
   };
   const r = rehearseCase(rb, base, deps);

@@ -71,7 +71,8 @@ export function parsePlanLine(line: string): PlannedCommand {
   return { node: m[1] ?? '', argv };
 }
 
-function paramValue(v: number | string | boolean): number | string | boolean {
+/** A param as a case writes it (`2s`, `100mb`, `85%` become numbers, as in the runbook's own params). */
+export function paramValue(v: number | string | boolean): number | string | boolean {
   if (typeof v === 'string' && /^\d+(\.\d+)?\s*(b|kb|mb|gb|tb|ms|s|m|h|%)$/i.test(v.trim())) {
     const n = compileExpr(v.trim().replace(/\s+/g, '')).evaluate({});
     return typeof n === 'number' ? n : v;
@@ -233,6 +234,12 @@ export function rehearseCase(rb: CompiledRunbook, c: RehearsalCase, deps: Rehear
       clock = Math.max(clock, at);
       if ('verify' in t) return send(s, { type: 'effect.done', seq: e.seq, at, result: { kind: 'verify', findings: t.verify } }, where);
       return send(s, { type: 'effect.failed', seq: e.seq, at, error: { code: 'rehearsal', message: t.verifyFailed } }, where);
+    }
+    if ('wait' in t) {
+      const e = need('wait');
+      const at = (ctx.current?.waitStartedAt ?? clock) + t.afterMs;
+      clock = Math.max(clock, at);
+      return send(s, { type: 'effect.done', seq: e.seq, at, result: { kind: 'wait', findings: t.wait } }, where);
     }
     throw new CaseError(`${where}: unknown step`);
   };

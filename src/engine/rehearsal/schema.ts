@@ -25,6 +25,8 @@ const thenStep = z.union([
   }).strict(),
   /** One verification poll: the findings of the verify (and symptom) steps; `afterMs` since acting. */
   z.object({ verify: z.record(z.string(), z.unknown()), afterMs: z.number().int().nonnegative().default(0) }).strict(),
+  /** One poll of a `wait:` between phases (its steps' findings), `afterMs` since the phase's commands. */
+  z.object({ wait: z.record(z.string(), z.unknown()), afterMs: z.number().int().nonnegative().default(0) }).strict(),
   /** One poll that failed (the target did not answer). */
   z.object({ verifyFailed: z.string().min(1), afterMs: z.number().int().nonnegative().default(0) }).strict(),
 ]);
