@@ -61,6 +61,10 @@ describe('deploy/kubernetes example', () => {
       expect(env.find((e) => e.name === 'REDIS_RUNBOOKS_CONFIG')?.value).toBe('/etc/redis-runbooks/config/config.yaml');
       expect(get(d, 'spec.selector.matchLabels')).toEqual(get(d, 'spec.template.metadata.labels'));
     }
+    // the kubelet's SIGKILL comes after engine.shutdownTimeout (jobs finish or are handed back) plus a margin
+    const cm = byKind('ConfigMap').find((d) => get(d, 'metadata.name') === 'redis-runbooks-config');
+    const cfg = parseConfig(String((get(cm, 'data') as Obj)['config.yaml']), 'config.yaml', get(byKind('Secret')[0], 'stringData') as Record<string, string>, { baseDir: '/etc' });
+    for (const d of [http, worker] as Obj[]) expect(Number(get(d, 'spec.template.spec.terminationGracePeriodSeconds')) * 1000).toBeGreaterThanOrEqual(cfg.engine.shutdownTimeoutMs + 10_000);
     expect(get(cmd(http as Obj), 'readinessProbe.httpGet.path')).toBe('/readyz');
     expect(get(cmd(http as Obj), 'livenessProbe.httpGet.path')).toBe('/healthz');
     const svc = byKind('Service')[0];
