@@ -124,24 +124,23 @@ describe('redis-persistence-failing', () => {
     const id = await alert(gone, 'feed000000000001', { redis_fallback_dir: fallbackDir });
     const waiting = await waitState(app, id, ['awaiting_approval'], 30_000);
     const p = waiting.pendingApproval;
-    expect(p?.options?.map((o) => o.remediation)).toEqual(['move-dir', 'retry-bgsave']);
-    const move = p?.options?.find((o) => o.remediation === 'move-dir');
+    // a retry alone cannot succeed while the server sits in the removed directory: only the move
+    expect(p?.options).toBeUndefined();
+    expect(p?.remediation).toBe('move-dir');
+    const move = p;
     expect(move?.commands.map((c) => `${c.node} ${c.argv.join(' ')}`)).toEqual([`${addr(gone)} CONFIG SET dir ${fallbackDir}`, `${addr(gone)} CONFIG REWRITE`, `${addr(gone)} BGSAVE`]);
     expect(move?.commands[0]?.note).toBe(`snapshots go to ${fallbackDir}/dump.rdb instead of a removed directory (CONFIG GET dir is empty)`);
-    expect(move?.cost).toContain(`snapshots go to ${fallbackDir} from now on`);
-    expect(p?.options?.find((o) => o.remediation === 'retry-bgsave')?.commands.map((c) => c.argv.join(' '))).toEqual(['BGSAVE']);
     // never the settings that accept writes by hiding that nothing reaches the disk
-    for (const o of p?.options ?? []) {
-      for (const c of o.commands) {
-        expect(c.argv.map((a) => a.toLowerCase())).not.toContain('stop-writes-on-bgsave-error');
-        expect(c.argv.slice(0, 3).map((a) => a.toLowerCase())).not.toEqual(['config', 'set', 'save']);
-      }
+    for (const c of p?.commands ?? []) {
+      expect(c.argv.map((a) => a.toLowerCase())).not.toContain('stop-writes-on-bgsave-error');
+      expect(c.argv.slice(0, 3).map((a) => a.toLowerCase())).not.toEqual(['config', 'set', 'save']);
     }
 
     const tl = (await app.engine.getTimeline(id)) ?? [];
+    expect(tl.find((e) => e.kind === 'proposal')?.summary).toContain(`cost: snapshots go to ${fallbackDir} from now on`);
     const summary = notes(tl).find((n) => n.startsWith('RDB snapshot failing'));
     expect(summary).toMatch(new RegExp(`^RDB snapshot failing on ${addr(gone)} \\(rdb_last_bgsave_status:err\\): dir <removed> \\(CONFIG GET dir is empty\\), dump\\.rdb; last good save \\d+ s ago, 1000 changes not on disk; writes refused with MISCONF \\(1 so far, \\+0 in 1 s\\)$`));
-    expect(notes(tl)).toContain(`CONFIG GET dir answers an empty string on ${addr(gone)}: the server's working directory was removed (getcwd fails), so a save cannot create its temp file there`);
+    expect(notes(tl)).toContain(`CONFIG GET dir answers an empty string on ${addr(gone)}: the server's working directory was removed (getcwd fails), so a save cannot create its temp file there — even once the path exists again`);
     expect(notes(tl).find((n) => n.startsWith('writes are refused with MISCONF'))).toMatch(/Not proposed: CONFIG SET stop-writes-on-bgsave-error no, or save "" — they would accept writes again by hiding that nothing reaches the disk \(1000 changes already not on disk\)/);
     expect(notes(tl).some((n) => n.includes(`${gone.dir}/redis.log`))).toBe(true);
     const findings = waiting.findings as { pers: { lastSaveTime: number; misconf: number; dirGone: boolean; dirSettable: boolean } };
@@ -153,7 +152,7 @@ describe('redis-persistence-failing', () => {
     expect(await cmdCalls(gone, 'config|rewrite')).toBe(0);
     expect(await cmdCalls(gone, 'bgsave')).toBe(2);
 
-    const res = await post(`${app.http?.url ?? ''}/api/incidents/${id}/approve`, { by: 'alice', option: move?.option }, TOKEN);
+    const res = await post(`${app.http?.url ?? ''}/api/incidents/${id}/approve`, { by: 'alice' }, TOKEN);
     expect(res.status).toBe(200);
     const done = await waitState(app, id, [...FINAL_STATES], 60_000);
     expect(done.state, done.outcome).toBe('resolved');
@@ -196,20 +195,23 @@ describe('redis-persistence-failing', () => {
     expect(await blocked.client().set('order:new', 'x')).toBe('OK');
   }, 120_000);
 
-  it('dir is a protected config for this engine (enable-protected-configs no): the fallback is not offered and the note says why; rejected, nothing changed', async () => {
+  it('dir removed and dir a protected config for this engine (enable-protected-configs no), even after the path is back: no fix can work from here — escalated, saying why; nothing changed', async () => {
     await fill(locked, 100);
     rmSync(lockedDir, { recursive: true, force: true });
     await failSave(locked);
+    mkdirSync(lockedDir); // the operator recreates the path: the server still sits in the removed one
+    await locked.client().call('BGSAVE');
+    await waitFor(async () => (await persistence(locked))['rdb_bgsave_in_progress'] === '0', 10_000, 'second save');
+    expect((await persistence(locked))['rdb_last_bgsave_status']).toBe('err');
     const id = await alert(locked, 'feed000000000003', { redis_fallback_dir: fallbackDir });
-    const waiting = await waitState(app, id, ['awaiting_approval'], 30_000);
-    expect(waiting.pendingApproval?.options).toBeUndefined();
-    expect(waiting.pendingApproval?.remediation).toBe('retry-bgsave');
-    const tl = (await app.engine.getTimeline(id)) ?? [];
+    const done = await waitState(app, id, [...FINAL_STATES], 30_000);
+    expect(done.state).toBe('escalated');
+    expect(done.outcome).toMatch(new RegExp(`^the working directory of ${addr(locked)} was removed: no retry can succeed, and recreating the path is not enough \\(the server still points at the removed directory\\)\\. Needs CONFIG SET dir to an existing directory .* or a restart with a valid dir\\. enable-protected-configs no: dir can only change in the config file, with a restart\\. RDB snapshot failing`));
+    const tl = await closedTimeline(app, id);
     expect(notes(tl)).toContain('dir cannot be moved at runtime by this engine: enable-protected-configs no: dir can only change in the config file, with a restart');
-    expect((await app.engine.reject(id, 'alice', 'cli', 'fix the volume first')).ok).toBe(true);
-    await waitState(app, id, [...FINAL_STATES], 30_000);
+    expect(tl.some((e) => e.kind === 'proposal' || e.kind.startsWith('command.'))).toBe(false);
     expect(await cmdCalls(locked, 'config|set')).toBe(0);
-    expect(await cmdCalls(locked, 'bgsave')).toBe(1); // the test's own
+    expect(await cmdCalls(locked, 'bgsave')).toBe(2); // the test's own
     expect((await persistence(locked))['rdb_last_bgsave_status']).toBe('err');
   }, 60_000);
 

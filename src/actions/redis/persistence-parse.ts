@@ -198,7 +198,7 @@ export function persistenceHints(s: PersistenceState, node: string): string[] {
   const hints: string[] = [];
   // first: the runbook notes hints[0] when the config is unknown or dir was removed (never both)
   if (!s.configKnown) hints.push(`CONFIG GET is refused on ${node} (renamed or denied): dir, dbfilename and save are unknown; Redis 7 defaults assumed for save and stop-writes-on-bgsave-error`);
-  if (s.dirGone) hints.push(`CONFIG GET dir answers an empty string on ${node}: the server's working directory was removed (getcwd fails), so a save cannot create its temp file there`);
+  if (s.dirGone) hints.push(`CONFIG GET dir answers an empty string on ${node}: the server's working directory was removed (getcwd fails), so a save cannot create its temp file there — even once the path exists again`);
   if (s.rdbStatus === 'err' && s.memoryShare !== null && s.memoryShare > 0.5) {
     hints.push(`fork headroom is tight: used_memory ${fmtBytes(s.usedMemory)} is ${Math.round(s.memoryShare * 100)}% of host RAM ${fmtBytes(s.totalSystemMemory)}; a failed fork also reads as rdb_last_bgsave_status:err`);
   }
