@@ -190,7 +190,8 @@ async function main(argv: string[]): Promise<number> {
           await cleanup.run();
         }
       }
-      return rehearse({ dirs: o.dir ?? [cfg.runbooksDir], names: pos.slice(1), deps: loadDeps(cfg), coverage: true, verbose: o.verbose ?? false, write: out });
+      // Without --dir: the runbooks the engine would load (the shipped ones, then runbooksDir).
+      return rehearse({ dirs: o.dir ?? runbookDirs(cfg).map((d) => d.dir), names: pos.slice(1), deps: loadDeps(cfg), coverage: true, verbose: o.verbose ?? false, write: out });
     }
     case 'hygiene': {
       if ((sub !== 'report' && sub !== 'run') || (sub === 'run' && (!arg || !o.target))) {

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import type { App } from '../app.js';
 import { loadDeps } from '../app.js';
 import type { CompiledRunbook, LoadDeps } from '../engine/runbook/load.js';
-import { loadRunbookDir } from '../engine/runbook/load.js';
+import { loadRunbookDirs } from '../engine/runbook/load.js';
 import type { CoverageReport } from '../engine/rehearsal/coverage.js';
 import { recordCase } from '../engine/rehearsal/record.js';
 import { rehearsalPath, runSuite, suitePassed } from '../engine/rehearsal/suite.js';
@@ -37,14 +37,9 @@ function coverageLine(c: CoverageReport): string {
 
 /** Load the runbooks of `dirs` (later directories override earlier ones by name). */
 export function loadForRehearsal(dirs: readonly string[], deps: LoadDeps): { runbooks: CompiledRunbook[]; errors: string[] } {
-  const byName = new Map<string, CompiledRunbook>();
-  const errors: string[] = [];
-  for (const dir of dirs) {
-    const r = loadRunbookDir(dir, deps);
-    errors.push(...r.errors);
-    for (const rb of r.runbooks) byName.set(rb.def.name, rb);
-  }
-  return { runbooks: [...byName.values()].sort((a, b) => a.def.name.localeCompare(b.def.name)), errors };
+  // As the engine loads them: a directory listed twice is read once, handovers resolve across directories.
+  const { runbooks, errors } = loadRunbookDirs(dirs.map((dir) => ({ dir })), deps);
+  return { runbooks: [...runbooks].sort((a, b) => a.def.name.localeCompare(b.def.name)), errors };
 }
 
 /** Rehearse; returns the exit code (0: every case passed and every machine is sound). */

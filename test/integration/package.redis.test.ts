@@ -148,6 +148,12 @@ register('./hooks.mjs', import.meta.url, { data: { out: ${JSON.stringify(trace)}
   expect(resolved.some((u) => u.endsWith('/node_modules/redis-runbooks/dist/main.js'))).toBe(true);
   expect(resolved.filter((u) => /\/tsx\/|\/typescript\/|\.m?ts$|\.tsx?$/.test(u))).toEqual([]);
 
+  // the shipped rehearsals run from the installed package too (no --dir: the runbooks the engine loads)
+  const rehearse = rr(['test', 'redis-memory-pressure', '--config', cfg]);
+  expect(rehearse.code, `${rehearse.out}\n${rehearse.err}`).toBe(0);
+  expect(rehearse.out).toContain(`redis-memory-pressure  (${join(pkg, 'runbooks', 'rehearsals', 'redis-memory-pressure.rehearsal.yaml')})`);
+  expect(rehearse.out).toMatch(/1 runbook\(s\), [1-9]\d* case\(s\): [1-9]\d* passed, 0 failed/);
+
   // lint of a broken local runbook fails, naming the file
   writeFileSync(join(team, 'broken.yaml'), 'apiVersion: redis-runbooks/v1\nkind: Runbook\nname: broken\n');
   const bad = rr(['lint', '--config', cfg]);
