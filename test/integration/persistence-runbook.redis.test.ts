@@ -195,6 +195,29 @@ describe('redis-persistence-failing', () => {
     expect(await blocked.client().set('order:new', 'x')).toBe('OK');
   }, 120_000);
 
+  it('fallback configured and the dir still there (rename blocked): the move and the retry side by side; the approver fixes the host and chooses the retry (option 2): dir unchanged, fresh save', async () => {
+    const dir = String((await blocked.client().config('GET', 'dir'))[1]);
+    const before = Number((await persistence(blocked))['rdb_last_save_time']);
+    rmSync(join(blocked.dir, 'dump.rdb'), { recursive: true, force: true });
+    mkdirSync(join(blocked.dir, 'dump.rdb'));
+    await failSave(blocked);
+    const id = await alert(blocked, 'feed000000000005', { redis_fallback_dir: fallbackDir });
+    const waiting = await waitState(app, id, ['awaiting_approval'], 30_000);
+    const options = waiting.pendingApproval?.options ?? [];
+    expect(options.map((o) => `${o.option} ${o.remediation}: ${o.commands.map((c) => c.argv.join(' ')).join(', ')}`)).toEqual([
+      `1 move-dir: CONFIG SET dir ${fallbackDir}, CONFIG REWRITE, BGSAVE`,
+      '2 retry-bgsave: BGSAVE',
+    ]);
+    expect(options[1]?.cost).toMatch(/^a fork of [\d.]+ (KiB|MiB) used memory \(copy-on-write while it writes\); fails again if the disk cause is still there$/);
+    rmSync(join(blocked.dir, 'dump.rdb'), { recursive: true });
+    expect((await post(`${app.http?.url ?? ''}/api/incidents/${id}/approve`, { by: 'alice', option: 2 }, TOKEN)).status).toBe(200);
+    const done = await waitState(app, id, [...FINAL_STATES], 60_000);
+    expect(done.state, done.outcome).toBe('resolved');
+    expect((await blocked.client().config('GET', 'dir'))[1]).toBe(dir);
+    expect(Number((await persistence(blocked))['rdb_last_save_time'])).toBeGreaterThan(before);
+    expect(await cmdCalls(blocked, 'config|set')).toBe(0);
+  }, 90_000);
+
   it('dir removed and dir a protected config for this engine (enable-protected-configs no), even after the path is back: no fix can work from here — escalated, saying why; nothing changed', async () => {
     await fill(locked, 100);
     rmSync(lockedDir, { recursive: true, force: true });
