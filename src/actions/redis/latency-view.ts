@@ -239,7 +239,7 @@ export const latencyView: ActionDefinition<LatencyViewInput, LatencyViewResult> 
     const blockedClients = clients.filter((c) => c.flags.includes('b')).map(brief);
     const bigBuffers = clients.filter((c) => c.omem >= inp.bigOmem).sort((x, y) => y.omem - x.omem).slice(0, 10).map(brief);
     const evidence: string[] = [];
-    if (threshold === 0) evidence.push('latency-monitor-threshold is 0: LATENCY LATEST/DOCTOR record nothing (monitoring off; not changed — CONFIG SET latency-monitor-threshold 100 turns it on)');
+    if (threshold === 0) evidence.push('latency-monitor-threshold is 0: no new LATENCY events are recorded (monitoring off; not changed — CONFIG SET latency-monitor-threshold 100 turns it on)');
     for (const e of latencyEvents.slice(0, 5)) {
       const h = parseLatencyHistory(await opt(['LATENCY', 'HISTORY', e.event])).filter((x) => x.ts >= now - inp.windowSec);
       const hist = h.length > 0 ? `; LATENCY HISTORY: ${h.length} spike(s) in ${inp.windowSec} s, worst ${Math.max(...h.map((x) => x.ms))} ms` : `; none in the last ${inp.windowSec} s`;
