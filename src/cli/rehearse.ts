@@ -43,7 +43,7 @@ export function loadForRehearsal(dirs: readonly string[], deps: LoadDeps): { run
 }
 
 /** Rehearse; returns the exit code (0: every case passed and every machine is sound). */
-export function rehearse(o: RehearseOptions): number {
+export async function rehearse(o: RehearseOptions): Promise<number> {
   const { runbooks, errors } = loadForRehearsal(o.dirs, o.deps);
   for (const e of errors) o.write(`FAIL ${e}`);
   const unknown = o.names.filter((n) => !runbooks.some((rb) => rb.def.name === n));
@@ -55,7 +55,7 @@ export function rehearse(o: RehearseOptions): number {
   let without = 0;
   const results: SuiteResult[] = [];
   for (const rb of chosen) {
-    const s = runSuite(rb, rehearsalPath(dirname(rb.file), rb.def.name), { actions: o.deps.actions }, { coverage: o.coverage });
+    const s = await runSuite(rb, rehearsalPath(dirname(rb.file), rb.def.name), { actions: o.deps.actions }, { coverage: o.coverage });
     results.push(s);
     o.write(`${rb.def.name}  (${s.file ?? `no rehearsals: ${rehearsalPath(dirname(rb.file), rb.def.name)} does not exist`})`);
     for (const e of s.errors) o.write(`  FAIL ${e.replace(/\n/g, '\n       ')}`);

@@ -18,7 +18,7 @@ import type { ActionDefinition } from '../../src/actions/types.js';
 import { coverageOf } from '../../src/engine/rehearsal/coverage.js';
 import { parsePlanLine, rehearseCase } from '../../src/engine/rehearsal/rehearse.js';
 import { caseSchema } from '../../src/engine/rehearsal/schema.js';
-import { parseRehearsalText, rehearsalPath, runSuite, suitePassed } from '../../src/engine/rehearsal/suite.js';
+import { materialize, parseRehearsalText, rehearsalPath, runSuite, suitePassed } from '../../src/engine/rehearsal/suite.js';
 import { compileRunbookText, loadRunbookDir } from '../../src/engine/runbook/load.js';
 import type { LoadDeps } from '../../src/engine/runbook/load.js';
 
@@ -47,9 +47,9 @@ describe('shipped runbooks', () => {
   });
 
   for (const rb of shipped) {
-    it(`${rb.def.name}: its rehearsals pass and its machine has no unreachable state and no dead end`, () => {
+    it(`${rb.def.name}: its rehearsals pass and its machine has no unreachable state and no dead end`, async () => {
       const file = rehearsalPath(RUNBOOKS, rb.def.name);
-      const s = runSuite(rb, file, { actions: deps.actions });
+      const s = await runSuite(rb, file, { actions: deps.actions });
       expect(s.file, `${file} is missing`).toBe(file);
       expect(s.errors).toEqual([]);
       expect(s.cases.length).toBeGreaterThan(0);
@@ -153,5 +153,76 @@ describe('rehearsal files', () => {
     expect(() => parseRehearsalText('runbook: x\ncases:\n  - name: a\n    findings: {}\n    expect: { state: sleeping }\n', 'x.rehearsal.yaml')).toThrow(
       /^x\.rehearsal\.yaml:5: cases\[0\]\.expect\.state: Invalid option/,
     );
+  });
+});
+
+describe('raw: replies captured from real servers, through the step\'s own action', () => {
+  const fixture = (name: string): string => readFileSync(join(ROOT, 'test', 'fixtures', name), 'utf8');
+  const byName = (n: string) => {
+    const rb = shipped.find((r) => r.def.name === n);
+    if (!rb) throw new Error(n);
+    return rb;
+  };
+
+  it('INFO and MEMORY DOCTOR text (test/fixtures, redis-server 7.0) become the memory runbook\'s findings, and its notes read them', async () => {
+    const rb = byName('redis-memory-pressure');
+    const file = rehearsalPath(RUNBOOKS, rb.def.name);
+    const lru = parseRehearsalText(readFileSync(file, 'utf8'), file).cases.find((c) => c.name.startsWith('a full allkeys-lru cache'));
+    if (!lru) throw new Error('no lru case');
+    const node = '127.0.0.1:6390';
+    const info = fixture('info-full.txt'); // maxmemory cut below used memory, 7 OOM rejections, then allkeys-lru and evictions
+    const c = caseSchema.parse({
+      name: 'raw INFO',
+      target: { role: 'cache' },
+      // the symptom, the buffers and the census as recorded on another server; INFO and MEMORY DOCTOR as captured text
+      findings: { now: lru.findings['now'], buffers: lru.findings['buffers'], census: lru.findings['census'] },
+      raw: { mem: { [node]: { INFO: info } }, stats: { [node]: { INFO: info } }, keyspace: { [node]: { INFO: info } }, doctor: { [node]: { 'MEMORY DOCTOR': fixture('memory-doctor-issues.txt') } } },
+      // the plans are not the subject here: empty, so the options have nothing to do and it escalates
+      plans: { 'expire-family': [], 'delete-family': [], 'raise-maxmemory': [] },
+      expect: {
+        state: 'escalated',
+        proposes: [],
+        notes: ['^94\\.62% of 60038 keys have no TTL', '^fragmentation ratio 1\\.58 ignored: 10\\.79 MiB not data of 17\\.78 MiB used', '^3 options fit: .* family page:\\*', '^none of the options has anything to do'],
+        notNotes: ['^expected eviction'], // the hit ratio of the captured INFO is 0.5
+      },
+    });
+    const ready = await materialize(rb, c, { actions: deps.actions });
+    expect(ready.findings['mem']).toMatchObject({ node, usedMemory: 18641992, maxmemory: 18640254, policy: 'allkeys-lru', totalSystemMemory: 25276514304 });
+    expect(ready.findings['stats']).toMatchObject({ oomErrors: 7, evictedKeys: 5462, hitRatio: 0.5 });
+    expect(ready.findings['keyspace']).toMatchObject({ keys: 60038, expires: 3230 });
+    expect((ready.findings['doctor'] as { issues: unknown[] }).issues.length).toBeGreaterThan(0);
+    const r = rehearseCase(rb, ready, { actions: deps.actions });
+    expect(r.mismatches).toEqual([]);
+  });
+
+  it('CLUSTER NODES of three masters (a slot half-migrated): the open slot is found; the nodes with no captured reply are unreachable, so the runbook escalates', async () => {
+    const rb = byName('redis-slot-migration-stuck');
+    const me = (t: string): string => t.split('\n').find((l) => l.includes('myself'))?.split(' ')[1]?.split('@')[0] ?? '';
+    const raw: Record<string, Record<string, string>> = {};
+    for (const f of ['cluster-nodes-migrating-source.txt', 'cluster-nodes-importing-destination.txt', 'cluster-nodes-migration-other.txt']) {
+      const text = fixture(f);
+      raw[me(text)] = { 'CLUSTER NODES': text, 'CLUSTER INFO': fixture('cluster-info-ok.txt') };
+    }
+    const c = caseSchema.parse({
+      name: 'raw CLUSTER NODES',
+      target: { role: 'store', mode: 'cluster' },
+      raw: { cluster: raw },
+      expect: { state: 'escalated', outcome: '^nodes \\["127\\.0\\.0\\.1:38613","127\\.0\\.0\\.1:41697","127\\.0\\.0\\.1:43925"\\] do not answer' },
+    });
+    const ready = await materialize(rb, c, { actions: deps.actions });
+    const cluster = ready.findings['cluster'] as { openSlots: Array<{ slot: number; source: string; destination: string }>; unreachable: string[] };
+    expect(cluster.openSlots[0]).toMatchObject({ slot: 13513, source: '127.0.0.1:40119', destination: '127.0.0.1:39703' });
+    expect(cluster.unreachable).toEqual(['127.0.0.1:38613', '127.0.0.1:41697', '127.0.0.1:43925']);
+    const err = (ready.findings['cluster'] as { nodes: Array<{ node: string; error: { code: string } | null }> }).nodes.find((n) => n.node === '127.0.0.1:38613');
+    expect(err?.error?.code).toBe('refused');
+    const r = rehearseCase(rb, ready, { actions: deps.actions });
+    expect(r.mismatches).toEqual([]);
+  });
+
+  it('a command nobody captured fails the step like a node that does not answer', async () => {
+    const rb = byName('redis-memory-pressure');
+    const c = caseSchema.parse({ name: 'x', raw: { mem: { '127.0.0.1:1': { 'MEMORY DOCTOR': 'Sam, I have no memory problems' } } }, expect: { state: 'escalated' } });
+    const ready = await materialize(rb, c, { actions: deps.actions });
+    expect(ready.findings['mem']).toEqual({ error: { code: 'redis_error', message: 'INFO memory on 127.0.0.1:1: no captured reply for INFO memory server replication on 127.0.0.1:1' } });
   });
 });

@@ -188,6 +188,7 @@ export function recordCase(
     dryRun: o.incident.dryRun,
     params: o.params ?? {},
     findings,
+    raw: {},
     plans,
     then: firstStopIndex(o.timeline) < 0 ? [] : thenFromTimeline(o.timeline.slice(firstStopIndex(o.timeline)), verifyIdsOf(rb), waitIdsOf(rb)),
     expect: { state: 'escalated', notes: [], notNotes: [] },

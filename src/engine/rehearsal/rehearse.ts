@@ -82,12 +82,10 @@ export function paramValue(v: number | string | boolean): number | string | bool
 
 class CaseError extends Error {}
 
-/** Rehearse one case. Never throws for a runbook problem: it becomes a mismatch. */
-export function rehearseCase(rb: CompiledRunbook, c: RehearsalCase, deps: RehearsalDeps): CaseResult {
-  const def = rb.def;
-  const res: CaseResult = { name: c.name, state: 'diagnosing', proposes: [], proposals: [], notes: [], plans: {}, costs: {}, inputs: {}, visited: [], mismatches: [] };
-  const params = { ...def.params, ...Object.fromEntries(Object.entries(c.params).map(([k, v]) => [k, paramValue(v)])) };
-  const input: MachineContext = {
+/** The machine's input for a case: its target, alert labels, dry run and params. */
+export function caseInput(rb: CompiledRunbook, c: RehearsalCase): MachineContext {
+  const params = { ...rb.def.params, ...Object.fromEntries(Object.entries(c.params).map(([k, v]) => [k, paramValue(v)])) };
+  return {
     incidentId: 'rehearsal',
     target: { name: c.target.name, role: c.target.role, allowAutomatic: c.target.allowAutomatic },
     labels: c.alert.labels,
@@ -98,6 +96,16 @@ export function rehearseCase(rb: CompiledRunbook, c: RehearsalCase, deps: Rehear
     seq: 0,
     awaiting: 0,
   };
+}
+
+/**
+ * Rehearse one case (its `raw:` replies already turned into findings: see `materialize` in
+ * suite.ts). Never throws for a runbook problem: it becomes a mismatch.
+ */
+export function rehearseCase(rb: CompiledRunbook, c: RehearsalCase, deps: RehearsalDeps): CaseResult {
+  const def = rb.def;
+  const res: CaseResult = { name: c.name, state: 'diagnosing', proposes: [], proposals: [], notes: [], plans: {}, costs: {}, inputs: {}, visited: [], mismatches: [] };
+  const input = caseInput(rb, c);
   let clock = T0;
   const record = (s: StepResult): StepResult => {
     if (s.error) throw new CaseError(`the machine failed: ${s.error}`);

@@ -75,7 +75,13 @@ export const caseSchema = z
     /** Runbook params overridden for this case. */
     params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
     /** The diagnose steps' recorded outputs, by step id (derived values are computed, not given). */
-    findings: z.record(z.string(), z.unknown()),
+    findings: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * Replies captured from real servers, by diagnose step id → node (`host:port`) → command
+     * (`"INFO memory server replication"`, `"CLUSTER NODES"`, …): the step's own action runs on
+     * them. A step given here and in `findings` takes its value from here.
+     */
+    raw: z.record(z.string(), z.record(z.string(), z.record(z.string(), z.unknown()))).default({}),
     /**
      * Recorded plans, by remediation id: what its actions planned against the live target, or
      * `{ failed: "why" }` when planning it failed there.

@@ -9,10 +9,11 @@ import { LineCounter, isNode, parseDocument } from 'yaml';
 import type { CompiledRunbook } from '../runbook/load.js';
 import { coverageOf } from './coverage.js';
 import type { CoverageReport } from './coverage.js';
-import { rehearseCase } from './rehearse.js';
+import { caseInput, rehearseCase } from './rehearse.js';
+import { findingsFromRaw } from './raw.js';
 import type { CaseResult, RehearsalDeps } from './rehearse.js';
 import { rehearsalFileSchema } from './schema.js';
-import type { RehearsalFile } from './schema.js';
+import type { RehearsalCase, RehearsalFile } from './schema.js';
 
 export interface SuiteResult {
   runbook: string;
@@ -55,8 +56,15 @@ export function parseRehearsalText(text: string, file: string): RehearsalFile {
   throw new Error(parsed.error.issues.map((i) => `${file}${lineOf(i.path as PropertyKey[])}: ${formatPath(i.path as PropertyKey[])}: ${i.message}`).join('\n'));
 }
 
+/** The case with its `raw:` replies turned into findings by the steps' own actions. */
+export async function materialize(rb: CompiledRunbook, c: RehearsalCase, deps: RehearsalDeps): Promise<RehearsalCase> {
+  if (Object.keys(c.raw).length === 0) return c;
+  const fromRaw = await findingsFromRaw(rb, c.raw, caseInput(rb, c), c.findings, deps);
+  return { ...c, findings: { ...c.findings, ...fromRaw }, raw: {} };
+}
+
 /** Rehearse one runbook with the cases of `file` (and compute its coverage with them). */
-export function runSuite(rb: CompiledRunbook, file: string | undefined, deps: RehearsalDeps, opts: { coverage?: boolean } = {}): SuiteResult {
+export async function runSuite(rb: CompiledRunbook, file: string | undefined, deps: RehearsalDeps, opts: { coverage?: boolean } = {}): Promise<SuiteResult> {
   const res: SuiteResult = { runbook: rb.def.name, errors: [], cases: [] };
   if (file === undefined || !existsSync(file)) {
     if (opts.coverage !== false) res.coverage = coverageOf(rb, []);
@@ -75,12 +83,21 @@ export function runSuite(rb: CompiledRunbook, file: string | undefined, deps: Re
     return res;
   }
   const names = new Set<string>();
+  const cases: RehearsalCase[] = [];
   for (const c of parsed.cases) {
     if (names.has(c.name)) res.errors.push(`${file}: case '${c.name}' appears twice`);
     names.add(c.name);
-    res.cases.push(rehearseCase(rb, c, deps));
+    let ready: RehearsalCase;
+    try {
+      ready = await materialize(rb, c, deps);
+    } catch (e) {
+      res.errors.push(`${file}: case '${c.name}': raw: ${(e as Error).message}`);
+      continue;
+    }
+    cases.push(ready);
+    res.cases.push(rehearseCase(rb, ready, deps));
   }
-  if (opts.coverage !== false) res.coverage = coverageOf(rb, parsed.cases);
+  if (opts.coverage !== false) res.coverage = coverageOf(rb, cases);
   return res;
 }
 
