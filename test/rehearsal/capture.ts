@@ -572,6 +572,8 @@ async function capturePersistence(rbs: Map<string, CompiledRunbook>): Promise<Ca
   if (!rb) throw new Error('no persistence runbook');
   const work = await mkdtemp(join(tmpdir(), 'rr-capture-persist-'));
   const goneDir = join(work, 'data');
+  const stuckDir = join(work, 'stuck');
+  mkdirNow(stuckDir);
   const fallbackDir = join(work, 'fallback');
   mkdirNow(goneDir);
   mkdirNow(fallbackDir);
@@ -579,8 +581,9 @@ async function capturePersistence(rbs: Map<string, CompiledRunbook>): Promise<Ca
   const store = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
   const gone = await startRedis({ configFile: true, args: [...base, '--dir', goneDir] });
   const blocked = await startRedis({ configFile: true, args: base });
+  const stuck = await startRedis({ configFile: true, args: [...base, '--dir', stuckDir] });
   const t = (p: RedisProcess) => ({ endpoints: [`${p.host}:${p.port}`], role: 'store' as const });
-  const app = await startTestApp({ storeUrl: store.url, targets: { orders: t(gone), ledger: t(blocked) } });
+  const app = await startTestApp({ storeUrl: store.url, targets: { orders: t(gone), ledger: t(blocked), audit: t(stuck) } });
   const persistence = async (r: RedisProcess): Promise<string> => String(await r.client().call('INFO', 'persistence'));
   const fill = async (r: RedisProcess, n: number): Promise<void> => {
     const p = r.client().pipeline();
@@ -604,6 +607,12 @@ async function capturePersistence(rbs: Map<string, CompiledRunbook>): Promise<Ca
     await waitState(app, id, [...FINAL_STATES], 60_000);
     cases.push(await record(app, rb, id, 'dir removed under the server: the fallback dir (from the alert label) chosen, a fresh save verified, resolved', `${src}; 2000 keys, dir removed, BGSAVE failed, a write refused with MISCONF; alert label redis_fallback_dir; move-dir approved by alice`, { name: 'orders', role: 'store', mode: 'standalone', allowAutomatic: false }));
 
+    await fill(stuck, 300);
+    rmSync(stuckDir, { recursive: true, force: true });
+    await failSave(stuck);
+    id = await alertIncident(app, labels(stuck), nextFp());
+    cases.push(await record(app, rb, id, 'dir removed and no fallback configured: no retry can help, escalated saying what would', `${src}; 300 keys, dir removed, BGSAVE failed, no fallback directory anywhere`, { name: 'audit', role: 'store', mode: 'standalone', allowAutomatic: false }));
+
     await fill(blocked, 500);
     mkdirNow(join(blocked.dir, 'dump.rdb'));
     await failSave(blocked);
@@ -611,7 +620,7 @@ async function capturePersistence(rbs: Map<string, CompiledRunbook>): Promise<Ca
     cases.push(await record(app, rb, id, 'dump.rdb blocked by a directory, no fallback configured: only the retry is offered, and says so', `${src}; 500 keys, a directory named dump.rdb in dir, BGSAVE failed (EISDIR)`, { name: 'ledger', role: 'store', mode: 'standalone', allowAutomatic: false }));
   } finally {
     await app.close().catch(() => undefined);
-    for (const p of [gone, blocked, store]) await p.stop();
+    for (const p of [gone, blocked, stuck, store]) await p.stop();
     await rm(work, { recursive: true, force: true });
   }
   return { runbook: rb.def.name, cases };
