@@ -153,6 +153,9 @@ describe('rehearsal files', () => {
     expect(() => parseRehearsalText('runbook: x\ncases:\n  - name: a\n    findings: {}\n    expect: { state: sleeping }\n', 'x.rehearsal.yaml')).toThrow(
       /^x\.rehearsal\.yaml:5: cases\[0\]\.expect\.state: Invalid option/,
     );
+    expect(() => parseRehearsalText('runbook: x\ncases:\n  - name: a\n    expect:\n      state: escalated\n      notes: ["(unclosed"]\n', 'x.rehearsal.yaml')).toThrow(
+      /^x\.rehearsal\.yaml:6: cases\[0\]\.expect\.notes\[0\]: not a valid regular expression$/,
+    );
   });
 });
 

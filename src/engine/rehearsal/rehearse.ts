@@ -312,7 +312,9 @@ export function compare(r: CaseResult, x: RehearsalExpect): string[] {
   }
   if (x.outcome !== undefined && !re(x.outcome).test(r.outcome ?? '')) out.push(`outcome: /${x.outcome}/ does not match: ${r.outcome ?? '(none)'}`);
   if (x.plan !== undefined) {
-    const want: Record<string, string[]> = Array.isArray(x.plan) ? (r.proposes.length === 1 && r.proposes[0] !== undefined ? { [r.proposes[0]]: x.plan } : { '(single proposal)': x.plan }) : x.plan;
+    const single = r.proposes.length === 1 ? r.proposes[0] : undefined;
+    const want: Record<string, string[]> = Array.isArray(x.plan) ? (single !== undefined ? { [single]: x.plan } : {}) : x.plan;
+    if (Array.isArray(x.plan) && single === undefined) out.push(`plan: a list needs one proposal, but [${r.proposes.join(', ')}] were proposed (give plan: { <remediation>: [...] })`);
     for (const [id, lines] of Object.entries(want)) {
       const got = r.plans[id];
       if (got === undefined) out.push(`plan: ${id} was not proposed (proposed: [${r.proposes.join(', ')}])`);

@@ -8,6 +8,22 @@ import { z } from 'zod';
 /** A plan line as approvers see it: `host:port: CMD arg …` (formatted like every shown command). */
 const planLine = z.string().regex(/^\S+:\d+: \S/, 'expected "host:port: COMMAND args…"');
 
+/** A regular expression (JavaScript syntax), checked when the file is read. */
+const regex = z
+  .string()
+  .min(1)
+  .refine(
+    (src) => {
+      try {
+        new RegExp(src);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'not a valid regular expression' },
+  );
+
 /** Something that happens after the machine stopped: a person, Alertmanager, or an effect's result. */
 const thenStep = z.union([
   z.object({ approve: z.object({ by: z.string().min(1).default('alice'), option: z.string().min(1).optional() }).strict().prefault({}) }).strict(),
@@ -39,17 +55,17 @@ export const expectSchema = z
     /** The remediation proposed, or the options offered side by side (in order); `[]`: nothing. */
     proposes: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
     /** Each regex must match at least one note of the machine (notes, decisions, verification). */
-    notes: z.array(z.string().min(1)).default([]),
+    notes: z.array(regex).default([]),
     /** No note may match any of these. */
-    notNotes: z.array(z.string().min(1)).default([]),
+    notNotes: z.array(regex).default([]),
     /** Regex the outcome (why it resolved, escalated, …) must match. */
-    outcome: z.string().min(1).optional(),
+    outcome: regex.optional(),
     /** The exact plan of the proposal; with several options, by option id. */
     plan: z.union([z.array(planLine), z.record(z.string(), z.array(planLine))]).optional(),
     /** How many commands each option's plan holds, by remediation id (for plans too long to list). */
     planSize: z.record(z.string(), z.number().int().nonnegative()).optional(),
     /** Regex each option's cost (as shown beside it) must match, by remediation id. */
-    cost: z.record(z.string(), z.string().min(1)).optional(),
+    cost: z.record(z.string(), regex).optional(),
     /** Values the remediation steps are planned with (`with:` evaluated on the findings), by remediation id. */
     inputs: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))).optional(),
   })
