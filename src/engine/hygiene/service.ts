@@ -78,8 +78,16 @@ export class HygieneService implements HygieneReader {
     let error: HygieneRun['error'];
     try {
       const ac = new AbortController();
-      const nodes = await resolveNodes(target, 'all-nodes');
-      const [scanNode] = await resolveNodes(target, 'preferred-replica');
+      let nodes: NodeRef[];
+      let scanNode: NodeRef | undefined;
+      try {
+        nodes = await resolveNodes(target, 'all-nodes');
+        [scanNode] = await resolveNodes(target, 'preferred-replica');
+      } catch (e) {
+        if (!def.endpointsOnFailure || target.endpoints.length === 0) throw e;
+        log.info({ err: (e as Error).message }, 'nodes not resolved: the check runs on the configured endpoints');
+        nodes = [...target.endpoints];
+      }
       const ctx: CheckContext<unknown> = {
         target,
         nodes,

@@ -24,6 +24,7 @@ export const CHECK_TYPES = [
   'acl',
   'dangerous-commands',
   'fragmentation',
+  'tls-certificate',
 ] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
 
@@ -101,5 +102,10 @@ export interface CheckDefinition<P = Record<string, unknown>> {
   type: CheckType;
   description: string;
   params: z.ZodType<P>;
+  /**
+   * When the target's nodes cannot be resolved (e.g. every node serves an expired certificate),
+   * run on the configured endpoints instead of failing: for checks that look at the connection itself.
+   */
+  endpointsOnFailure?: boolean;
   run(ctx: CheckContext<P>): Promise<{ findings: FindingDraft[]; state?: unknown }>;
 }
