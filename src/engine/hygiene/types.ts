@@ -25,6 +25,7 @@ export const CHECK_TYPES = [
   'dangerous-commands',
   'fragmentation',
   'tls-certificate',
+  'slowlog',
 ] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
 
