@@ -68,6 +68,12 @@ async function record(app: App, rb: CompiledRunbook, id: string, name: string, s
   const { case: c, disagreements } = recordCase(rb, { name, source, incident: inc, timeline, target, ...(params ? { params } : {}) }, deps);
   if (disagreements.length > 0) throw new Error(`${rb.def.name} / ${name}: the rehearsal does not replay the incident:\n  ${disagreements.join('\n  ')}`);
   process.stderr.write(`captured ${rb.def.name} / ${name}: ${c.expect.state} ${JSON.stringify(c.expect.proposes)}\n`);
+  // close it, so the next alert on this target opens its own incident instead of joining this one
+  if (inc.state === 'awaiting_approval') {
+    const r = await app.engine.reject(id, 'bob', 'cli', 'captured for a rehearsal');
+    if (!r.ok) throw new Error(`could not close ${id}: ${r.message}`);
+    await waitState(app, id, [...FINAL_STATES], 30_000);
+  }
   return c;
 }
 
@@ -259,6 +265,27 @@ async function captureReplication(rbs: Map<string, CompiledRunbook>): Promise<Ca
     id = await alertIncident(app, labelsFor('RedisReplicationBroken', victim), nextFp());
     cases.push(await record(app, rb, id, 'a replica with a wrong masterauth: CONFIG SET masterauth from the target secret (a placeholder in the plan)', `${src}; CONFIG SET masterauth not-the-password on one replica and its link killed`, SENTINEL_TARGET));
 
+    await fleet.restore();
+    const p2 = await fleet.primary();
+    [victim] = await fleet.replicas();
+    if (!victim) throw new Error('no replica');
+    await fleet.fill(20_000, { prefix: 'big', valueBytes: 1000 });
+    await fleet.setReplicaBufferLimit(p2, '256kb 128kb 1');
+    // the wrong-masterauth case's WRONGPASS entries are not this case's
+    for (const n of fleet.nodes) await n.call('ACL', 'LOG', 'RESET');
+    const load = fleet.writeLoad(p2, { valueBytes: 1024, keys: 1000, perSecond: 20_000, maxMs: 150_000 });
+    try {
+      await victim.kill();
+      await victim.start();
+      const syncFull = async (): Promise<number> => Number(/sync_full:(\d+)/.exec(String(await p2.call('INFO', 'stats')))?.[1] ?? 0);
+      const s0 = await syncFull();
+      await until(async () => (await syncFull()) >= s0 + 3, 30_000, 'full syncs to repeat');
+      id = await alertIncident(app, labelsFor('RedisReplicaFullSyncLoop', p2), nextFp());
+      cases.push(await record(app, rb, id, 'a full-sync loop under a write load: raise the replica output-buffer limit on the primary', `${src}; 20k × 1 KB keys more, client-output-buffer-limit replica 256kb 128kb 1 on the primary, a 20k writes/s load, a replica restarted`, SENTINEL_TARGET));
+    } finally {
+      await load.stop();
+    }
+
   });
   return { runbook: rb.def.name, cases };
 }
@@ -294,6 +321,15 @@ async function captureFailover(rbs: Map<string, CompiledRunbook>): Promise<Captu
     await until(async () => /o_down/.test(JSON.stringify(await s0.call('SENTINEL', 'MASTER', fleet.masterName))), 15_000, 'o_down');
     id = await alertIncident(app, labelsFor('RedisSentinelMasterDown', s0), nextFp());
     m.push(await record(app, missing, id, 'every replica at replica-priority 0, the primary killed: make the best replica eligible, then fail over', `${src}; replica-priority 0 on both replicas, then the primary SIGKILLed`, SENTINEL_TARGET));
+
+    await fleet.restore(60_000);
+    old = await fleet.primary();
+    for (const x of fleet.sentinels) await x.kill();
+    await old.kill();
+    const [anyReplica] = fleet.nodes.filter((x) => x.running());
+    if (!anyReplica) throw new Error('no replica running');
+    id = await alertIncident(app, labelsFor('RedisMissingMaster', anyReplica), nextFp());
+    m.push(await record(app, missing, id, 'no Sentinel answers and the primary is down: promote the best replica by hand (REPLICAOF NO ONE), re-point the others', `${src}; all three Sentinels stopped, then the primary SIGKILLed`, SENTINEL_TARGET));
 
     await fleet.restore(60_000);
     old = await fleet.primary();
