@@ -26,6 +26,7 @@ export const CHECK_TYPES = [
   'fragmentation',
   'tls-certificate',
   'slowlog',
+  'sentinel',
 ] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
 
