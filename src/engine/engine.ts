@@ -9,6 +9,7 @@ import type { EffectEnv } from './effects/context.js';
 import { entry } from './effects/context.js';
 import { toSummary } from './incident-view.js';
 import { RefusalLimiter } from './refusal-limit.js';
+import { durationMs } from './runbook/duration.js';
 import { mayApprove } from './roles.js';
 import type { Effect, MachineContext, MachineEvent } from './machine/types.js';
 import { ALERT_JOB_OPTS, NOTIFY_JOB_OPTS, alertJobId } from './queue.js';
@@ -188,6 +189,14 @@ export class Engine implements EnginePort {
     if (!after?.applied) {
       if (grant) return { ok: false, code: 'duplicate_approver', message: `${by} already approved (or the request moved on); nothing changed` };
       return { ok: false, code: 'not_awaiting_approval', message: `incident ${id} no longer awaits this decision; nothing changed` };
+    }
+    if (grant && after.state !== 'awaiting_approval') {
+      // The approval that let the remediation run: time since the request (its expiry minus its timeout).
+      const rb = this.d.catalog.cached(rec.hash) ?? this.d.catalog.get(rec.runbook);
+      const t = rb?.def.remediations[chosen.remediation]?.approval?.timeout;
+      const timeoutMs = t !== undefined ? durationMs(t) : this.d.config.engine.approvalTimeoutMs;
+      const requestedAt = Date.parse(pending.expiresAt) - timeoutMs;
+      if (Number.isFinite(requestedAt) && at >= requestedAt) this.d.metrics.timeToApproval.observe((at - requestedAt) / 1000);
     }
     return { ok: true, state: after.state, message: grant ? 'approval recorded' : 'rejection recorded' };
   }

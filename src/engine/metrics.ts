@@ -105,6 +105,12 @@ export function createMetrics(opts: MetricsOptions = {}) {
     help: 'Remediation proposals currently awaiting approval.',
     registers,
   });
+  const timeToApproval = new Histogram({
+    name: `${prefix}time_to_approval_seconds`,
+    help: 'Seconds from an approval request to the approval that let the remediation run (or its next phase).',
+    buckets: [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200],
+    registers,
+  });
   const webhookRequests = new Counter<'code'>({
     name: `${prefix}webhook_requests_total`,
     help: 'Alertmanager webhook requests, by HTTP response code.',
@@ -181,6 +187,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
     incidentsClosed,
     stepDuration,
     pendingApprovals,
+    timeToApproval,
     webhookRequests,
     /** Attach the store-backed source of the scrape-time gauges (queue jobs, open incidents). */
     observe(src: MetricsSource): void {

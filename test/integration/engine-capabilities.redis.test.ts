@@ -115,6 +115,9 @@ describe('issue 6: runbooks that act on what they found', () => {
     const executed = tl.filter((e) => e.kind === 'command.executed').map((e) => e.summary);
     expect(executed.filter((s) => s.includes('CONFIG SET'))).toHaveLength(3);
     expect(tl.find((e) => e.kind === 'approval.granted')?.summary).toMatch(/option 2.*approved by bob/);
+    // The time to approval is measured (the dashboard's panel).
+    const metrics = await (await fetch(`${app.http?.url ?? ''}/metrics`)).text();
+    expect(metrics).toMatch(/^redis_runbooks_time_to_approval_seconds_count 1$/m);
   }, 90_000);
 
   it('an alert still firing after its incident resolved opens a new incident linked to the first (never swallowed by dedup)', async () => {
