@@ -27,6 +27,7 @@ export const CHECK_TYPES = [
   'tls-certificate',
   'slowlog',
   'sentinel',
+  'cluster',
 ] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
 
