@@ -47,7 +47,7 @@ describe('HygieneCheck files', () => {
   it('the shipped checks load without errors', () => {
     const r = loadHygieneDirs([RUNBOOKS_DIR], validateCheckParams);
     expect(r.errors).toEqual([]);
-    expect(r.checks.map((c) => c.check).sort()).toEqual(['acl', 'cluster', 'dangerous-commands', 'eviction-policy', 'fragmentation', 'keys-without-ttl', 'maxmemory-unset', 'memory-headroom', 'persistence', 'sentinel', 'slowlog', 'tls-certificate']);
+    expect(r.checks.map((c) => c.check).sort()).toEqual(['acl', 'big-keys', 'cluster', 'dangerous-commands', 'eviction-policy', 'fragmentation', 'keys-without-ttl', 'maxmemory-unset', 'memory-headroom', 'persistence', 'sentinel', 'slowlog', 'tls-certificate']);
   });
 
   it('scheduler ids carry our prefix and no colon; jitter is deterministic and bounded', () => {

@@ -2,6 +2,7 @@
 import { aclCheck, dangerousCommands } from './checks-security.js';
 import { evictionPolicy, fragmentation, keysWithoutTtl, maxmemoryUnset, memoryHeadroom } from './checks-memory.js';
 import { persistence } from './checks-persistence.js';
+import { bigKeys } from './checks-bigkeys.js';
 import { clusterHealth } from './checks-cluster.js';
 import { sentinelHealth } from './checks-sentinel.js';
 import { slowlog } from './checks-slowlog.js';
@@ -9,7 +10,7 @@ import { tlsExpiry } from './checks-tls.js';
 import type { CheckDefinition, CheckType } from './types.js';
 
 export const CHECKS: ReadonlyMap<CheckType, CheckDefinition<unknown>> = new Map(
-  ([memoryHeadroom, maxmemoryUnset, evictionPolicy, keysWithoutTtl, persistence, aclCheck, dangerousCommands, fragmentation, tlsExpiry, slowlog, sentinelHealth, clusterHealth] as CheckDefinition<never>[]).map((c) => [c.type, c as unknown as CheckDefinition<unknown>]),
+  ([memoryHeadroom, maxmemoryUnset, evictionPolicy, keysWithoutTtl, persistence, aclCheck, dangerousCommands, fragmentation, tlsExpiry, slowlog, sentinelHealth, clusterHealth, bigKeys] as CheckDefinition<never>[]).map((c) => [c.type, c as unknown as CheckDefinition<unknown>]),
 );
 
 /** Validate a check's params against its type: issues with paths relative to `params`. */

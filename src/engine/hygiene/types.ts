@@ -28,6 +28,7 @@ export const CHECK_TYPES = [
   'slowlog',
   'sentinel',
   'cluster',
+  'big-keys',
 ] as const;
 export type CheckType = (typeof CHECK_TYPES)[number];
 
