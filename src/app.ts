@@ -36,6 +36,7 @@ import type { WorkerHandle } from './engine/worker.js';
 import { routeAlert } from './triggers/alertmanager/route.js';
 import { createHttpServer } from './triggers/http/server.js';
 import { createSlack } from './triggers/slack/index.js';
+import { SlackHygieneDigest } from './triggers/slack/hygiene-digest.js';
 import type { SlackDoor } from './triggers/slack/index.js';
 import type { IncidentNotifier } from './engine/types.js';
 import type { HttpDoor } from './triggers/http/server.js';
@@ -242,7 +243,7 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
     hygieneConn.on('error', (e: Error) => log.warn({ err: e.message }, 'hygiene worker store connection error'));
   }
   const hygiene = await startHygiene(
-    { redis, keys, targets, ingest: (alerts) => engine.ingest(alerts), assignments: hygieneAssignments, log: log.child({ part: 'hygiene' }), now: opts.now ?? Date.now },
+    { redis, keys, targets, ingest: (alerts) => engine.ingest(alerts), assignments: hygieneAssignments, log: log.child({ part: 'hygiene' }), now: opts.now ?? Date.now, ...(config.slack ? { digest: new SlackHygieneDigest({ config: config.slack, log: log.child({ door: 'slack', part: 'hygiene-digest' }) }) } : {}) },
     { queueConnection: queueConn, ...(hygieneConn ? { workerConnection: hygieneConn } : {}), prefix: config.engine.queuePrefix, schedules: opts.schedules === true },
   );
   undo.push(() => hygiene.close());

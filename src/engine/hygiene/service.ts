@@ -18,7 +18,7 @@ import { CHECKS } from './checks.js';
 import { mergeFindings, sortFindings } from './digest.js';
 import type { HygieneAssignment } from './schema.js';
 import { severityRank } from './types.js';
-import type { CheckContext, HygieneFinding, HygieneReader, HygieneReport, HygieneRun } from './types.js';
+import type { CheckContext, HygieneDigestSink, HygieneFinding, HygieneReader, HygieneReport, HygieneRun, Severity } from './types.js';
 
 export interface HygieneServiceDeps {
   redis: StoreClient;
@@ -29,6 +29,8 @@ export interface HygieneServiceDeps {
   assignments: readonly HygieneAssignment[];
   log: Logger;
   now: () => number;
+  /** Posts one digest per run with changes below the incident threshold (Slack when configured). */
+  digest?: HygieneDigestSink;
 }
 
 export interface CheckRunResult {
@@ -120,6 +122,18 @@ export class HygieneService implements HygieneReader {
     pipe.hset(k.hygieneRuns(targetName), checkName, JSON.stringify(run));
     await pipe.exec();
     log.info({ found: run.found, opened: run.opened, cleared: run.cleared, ms: run.ms }, 'hygiene check ran');
+    const open = [...m.write.values()].filter((f) => f.status === 'open');
+    if (this.d.digest) {
+      const oi = a.check.openIncident;
+      const below = (f: HygieneFinding): boolean => !oi || severityRank(f.severity) < severityRank(oi.severity);
+      const opened = m.opened.filter(below);
+      const cleared = m.cleared.filter(below);
+      if (opened.length > 0 || cleared.length > 0) {
+        const openCounts: Record<Severity, number> = { info: 0, warning: 0, critical: 0 };
+        for (const f of open) openCounts[f.severity] += 1;
+        await this.d.digest.post({ check: checkName, target: targetName, at: run.at, opened, cleared, openCounts }).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'hygiene digest not posted'));
+      }
+    }
     return { run, open: [...m.write.values()].filter((f) => f.status === 'open'), opened: m.opened, persisting: m.persisting, cleared: m.cleared, alerts };
   }
 

@@ -113,3 +113,21 @@ export interface CheckDefinition<P = Record<string, unknown>> {
   endpointsOnFailure?: boolean;
   run(ctx: CheckContext<P>): Promise<{ findings: FindingDraft[]; state?: unknown }>;
 }
+
+/** One run's digest: what changed below the incident threshold (new findings, cleared ones). */
+export interface HygieneDigest {
+  check: string;
+  target: string;
+  at: string;
+  /** New findings below the check's `openIncident.severity` (all of them when it opens no incidents). */
+  opened: HygieneFinding[];
+  /** Findings below the threshold that cleared this run. */
+  cleared: HygieneFinding[];
+  /** Findings still open after the run, by severity. */
+  openCounts: Record<Severity, number>;
+}
+
+/** Where digests go (Slack when configured). The engine knows only this port. */
+export interface HygieneDigestSink {
+  post(d: HygieneDigest): Promise<void>;
+}
