@@ -3,7 +3,8 @@
  * expiring in 5 days is a warning or a critical by the thresholds (the shipped check, critical,
  * goes through the alert door once), found again it is not re-reported, a renewed certificate on
  * disk is named, and after the reload (CONFIG SET tls-cert-file) the finding clears; an expired
- * certificate is critical; a target without TLS yields nothing. Passwords never reach findings.
+ * certificate is critical; one for another host name is untrusted; a target without TLS yields
+ * nothing. Passwords never reach findings.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ let store: RedisProcess;
 let plain: RedisProcess;
 let soon: TlsServer;
 let expired: TlsServer;
+let otherName: TlsServer;
 let app: App;
 let renewed: CertFiles;
 let soonNode: string;
@@ -36,22 +38,24 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rr-hyg-tls-'));
   pki = await makePki(dir);
   const now = Date.now();
-  const [soonCert, expiredCert, renewedCert] = await Promise.all([
+  const [soonCert, expiredCert, renewedCert, otherCert] = await Promise.all([
     pki.issue('soon', { days: 5 }),
     pki.issue('expired', { notBefore: asnTime(new Date(now - 20 * 86_400_000)), notAfter: asnTime(new Date(now - 2 * 86_400_000)) }),
     pki.issue('renewed', { days: 25 }),
+    pki.issue('other-name', { days: 60, cn: 'redis.other.example', sans: ['DNS:redis.other.example'] }),
   ]);
   renewed = renewedCert;
-  [store, plain, soon, expired] = await Promise.all([
+  [store, plain, soon, expired, otherName] = await Promise.all([
     startRedis(),
     startRedis(),
     startTlsServer({ dir: join(dir, 'soon'), cert: soonCert, caFile: pki.caFile, adminPassword: ADMIN_PW }),
     startTlsServer({ dir: join(dir, 'expired'), cert: expiredCert, caFile: pki.caFile, adminPassword: ADMIN_PW }),
+    startTlsServer({ dir: join(dir, 'other'), cert: otherCert, caFile: pki.caFile, adminPassword: ADMIN_PW }),
   ]);
   soonNode = `${soon.host}:${soon.port}`;
   expiredNode = `${expired.host}:${expired.port}`;
   await mkdir(join(dir, 'rb', 'hygiene'), { recursive: true });
-  await writeFile(join(dir, 'rb', 'hygiene', 't-tls.yaml'), check('t-tls', 'soon, expired, plain', '{ warningDays: 10, criticalDays: 3 }'));
+  await writeFile(join(dir, 'rb', 'hygiene', 't-tls.yaml'), check('t-tls', 'soon, expired, other, plain', '{ warningDays: 10, criticalDays: 3 }'));
   await writeFile(join(dir, 'rb', 'hygiene', 't-tls-tight.yaml'), check('t-tls-tight', 'soon', '{ warningDays: 30, criticalDays: 7 }'));
   const tlsTarget = (s: TlsServer) => ({ endpoints: [`${s.host}:${s.port}`], role: 'store' as const, username: 'admin', password: '${RR_TLS_ADMIN_PW}', tls: { ca: pki.caFile, servername: 'localhost' } });
   app = await startTestApp({
@@ -60,13 +64,13 @@ beforeAll(async () => {
     worker: false,
     http: false,
     env: { RR_TLS_ADMIN_PW: ADMIN_PW },
-    targets: { soon: tlsTarget(soon), expired: tlsTarget(expired), plain: { endpoints: [`${plain.host}:${plain.port}`], role: 'cache' } },
+    targets: { soon: tlsTarget(soon), expired: tlsTarget(expired), other: tlsTarget(otherName), plain: { endpoints: [`${plain.host}:${plain.port}`], role: 'cache' } },
   });
 }, 60_000);
 
 afterAll(async () => {
   await app?.close();
-  await Promise.all([store?.stop(), plain?.stop(), soon?.stop(), expired?.stop()]);
+  await Promise.all([store?.stop(), plain?.stop(), soon?.stop(), expired?.stop(), otherName?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -122,5 +126,15 @@ describe('hygiene: TLS certificate days to expiry', () => {
     const p = await app.hygiene.service.runCheck('t-tls', 'plain');
     expect(p.run.error).toBeUndefined();
     expect(p.open).toHaveLength(0);
+  });
+
+  it('a certificate that does not cover the name clients use (60 days left) is untrusted (warning), not an expiry', async () => {
+    const k = `${otherName.host}:${otherName.port}`;
+    const r = await app.hygiene.service.runCheck('t-tls', 'other');
+    expect(r.run.error).toBeUndefined();
+    const f = byKey(r.open, `untrusted:${k}`);
+    expect(f?.severity).toBe('warning');
+    expect(f?.summary).toMatch(new RegExp(`^the TLS certificate ${k} serves does not verify: hostname_mismatch \\(names not covered: localhost, 127\\.0\\.0\\.1\\); issuer `));
+    expect(byKey(r.open, `expiry:${k}`)).toBeUndefined();
   });
 });

@@ -84,7 +84,7 @@ export const slowlog: CheckDefinition<z.infer<typeof slowParams>> = {
       const all = parseSlowlog(reply);
       const maxId = all.reduce((m, e) => Math.max(m, e.id), -1);
       const mark = prev[n];
-      // A watermark above every id left means the log was reset (or the node restarted): all entries are new.
+      // A watermark above every id left means the node restarted (ids start again at 0; SLOWLOG RESET keeps counting): all entries are new.
       const fresh = mark !== undefined && maxId >= mark.lastId ? all.filter((e) => e.id > mark.lastId) : mark !== undefined ? all : all.filter((e) => e.ts >= nowSec - p.firstRunWindowSec);
       state[n] = { lastId: Math.max(maxId, mark !== undefined && maxId >= mark.lastId ? mark.lastId : -1), at: ctx.now() };
       const entries = fresh.filter((e) => !p.ignoreNames.some((x) => e.name.startsWith(x)));
