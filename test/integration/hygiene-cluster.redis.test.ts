@@ -1,7 +1,8 @@
 /**
  * Issue 10, hygiene check `cluster` on a real 6-node Cluster (3 primaries, 3 replicas): healthy →
  * nothing; a migration left half done → the open slot with both ends and the keys left on each
- * (15 on the source, 5 moved), not re-reported, cleared once the slot is fixed; a replica killed →
+ * (15 on the source, 5 moved), not re-reported, cleared once the slot is fixed; a slot no node
+ * serves → uncovered and cluster_state fail, cleared once assigned again; a replica killed →
  * it is reported unreachable and its primary as having no healthy replica.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -74,6 +75,22 @@ describe('hygiene: cluster open slots and coverage', () => {
     const r3 = await app.hygiene.service.runCheck('t-cl', 'cl');
     expect(r3.cleared.map((x) => x.key)).toEqual([`open-slot:${slot}`]);
     expect(r3.open).toHaveLength(0);
+  }, 60_000);
+
+  it('a slot no node serves: uncovered (critical) and cluster_state fail on each node; cleared once it is assigned again', async () => {
+    const slot = 16000;
+    const owner = await tc.ownerOf(slot);
+    for (const n of tc.nodes) await n.client().call('CLUSTER', 'DELSLOTS', String(slot));
+    const r = await app.hygiene.service.runCheck('t-cl', 'cl');
+    const u = byKey(r.open, 'uncovered');
+    expect(u?.severity).toBe('critical');
+    expect(u?.summary).toBe(`1 slot is served by no node (${slot}): commands on their keys fail with CLUSTERDOWN`);
+    expect(byKey(r.open, `state:${owner.addr}`)?.severity).toBe('critical');
+    await owner.client().call('CLUSTER', 'ADDSLOTS', String(slot));
+    await tc.waitOk();
+    const r2 = await app.hygiene.service.runCheck('t-cl', 'cl');
+    expect(r2.cleared.map((x) => x.key)).toContain('uncovered');
+    expect(r2.open).toEqual([]);
   }, 60_000);
 
   it('a replica killed: reported unreachable, and its primary has no healthy replica', async () => {

@@ -59,7 +59,7 @@ export const clusterHealth: CheckDefinition<z.infer<typeof clusterParams>> = {
       });
     }
     if (v.uncoveredSlotCount > 0) {
-      findings.push({ severity: p.uncovered, key: 'uncovered', summary: `${v.uncoveredSlotCount} slots are served by no node (${v.uncoveredSlots}): commands on their keys fail with CLUSTERDOWN`, data: { slots: v.uncoveredSlots, count: v.uncoveredSlotCount } });
+      findings.push({ severity: p.uncovered, key: 'uncovered', summary: `${v.uncoveredSlotCount} slot${v.uncoveredSlotCount === 1 ? ' is' : 's are'} served by no node (${v.uncoveredSlots}): commands on their keys fail with CLUSTERDOWN`, data: { slots: v.uncoveredSlots, count: v.uncoveredSlotCount } });
     }
     for (const f of v.failedNodes) {
       const primary = f.role === 'master';
