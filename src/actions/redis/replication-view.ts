@@ -208,7 +208,8 @@ export async function replicationView(inp: ReplicationViewInput, ctx: ActionCont
     const primaryUsed = primaryStats?.usedMemory ?? 0;
     if ((v.maxmemory ?? 0) > 0 && primaryUsed > (v.maxmemory ?? 0)) tooSmall.push(k);
     const host = k.slice(0, k.lastIndexOf(':'));
-    const authSeen = (primaryStats?.wrongpassGrowth ?? 0) > 0 || (primaryStats?.noauthGrowth ?? 0) > 0 || (primaryStats?.authFailures ?? []).some((f) => f.clientHost === host && f.ageSeconds <= 60);
+    const authSeen = (primaryStats?.wrongpassGrowth ?? 0) > 0 || (primaryStats?.noauthGrowth ?? 0) > 0 || (primaryStats?.authFailures ?? []).some((f) => f.clientHost === host && f.ageSeconds <= 5);
+    // (Auth failures must be happening now: an ACL LOG entry from the same host a minute ago may be another client's, long fixed.)
     if (v.linkStatus !== 'up' && v.master === primary && primaryReachable && authSeen && !v.syncInProgress && l === undefined) authFailing.push(k);
   }
   const ps = primaryStats;
