@@ -86,7 +86,12 @@ describe('Grafana dashboard vs /metrics of a running engine', () => {
     const id = await waitIncidentFor(app, 'dddd000000000001');
     await waitState(app, id, ['awaiting_approval']);
 
-    const waiting = await scrape();
+    // The pending-approvals gauge is set just after the state is written: scrape until it has caught up.
+    let waiting = await scrape();
+    for (let i = 0; i < 50 && value(waiting, 'redis_runbooks_pending_approvals') !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      waiting = await scrape();
+    }
     seen.push(...waiting);
     expect(value(waiting, 'redis_runbooks_incidents_open', { runbook: 'redis-memory-pressure', state: 'awaiting_approval' })).toBe(1);
     expect(value(waiting, 'redis_runbooks_pending_approvals')).toBe(1);
