@@ -140,12 +140,12 @@ export class Engine implements EnginePort {
     if (opts.key !== undefined && opts.key !== pending.key) {
       return { ok: false, code: 'stale', message: `that approval request (${opts.key}) is no longer pending; incident ${id} now waits on ${pending.key}` };
     }
+    const roles = this.rolesOf(by, opts.also);
     // Alternatives: the approver chooses one; its own role and approver count apply.
     let chosen: { remediation: string; title: string; role: Role; approversRequired: number } = pending;
     if (pending.options && pending.options.length > 0) {
       if (grant && opts.option === undefined) {
         // Someone who may approve none of the options is refused (and it is recorded), not asked to choose.
-        const roles = this.rolesOf(by, opts.also);
         if (!pending.options.some((o) => mayApprove(roles, o.role))) {
           if (via === 'http' || (await this.refusals.admit(id))) await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not approve any of the ${pending.options.length} options: needs ${[...new Set(pending.options.map((o) => o.role))].join(' or ')}, has ${roles.join(', ') || 'no role'}`), actor: { kind: 'user' as const, id: by, via } });
           return { ok: false, code: 'forbidden', message: `${by} lacks role ${pending.options.map((o) => o.role).sort()[0]}` };
@@ -164,7 +164,6 @@ export class Engine implements EnginePort {
       return { ok: false, code: 'option_invalid', message: `incident ${id} offers one proposal; there is no option ${opts.option}` };
     }
     const actor = { kind: 'user' as const, id: by, via };
-    const roles = this.rolesOf(by, opts.also);
     if (!mayApprove(roles, chosen.role)) {
       // The HTTP door already counted this attempt (and answers 429 past the budget).
       if (via === 'http' || (await this.refusals.admit(id))) await this.d.store.append(id, { ...entry(this.env, 'approval.refused', `${by} (${via}) may not ${grant ? 'approve' : 'reject'} ${chosen.title}: needs ${chosen.role}, has ${roles.join(', ') || 'no role'}`), actor });

@@ -3,8 +3,7 @@
  * action on the nodes a selector picks, with a timeout, recording durations.
  */
 import type { Logger } from 'pino';
-import type { ActionDefinition } from '../../actions/types.js';
-import type { ActionContext, NodeRef, TargetHandle } from '../../actions/types.js';
+import type { ActionContext, ActionDefinition, NodeRef, TargetHandle } from '../../actions/types.js';
 import { nodeKey } from '../../actions/types.js';
 import { redisErrorCode, RunbooksError } from '../../errors.js';
 import { formatBytes } from '../expr/index.js';

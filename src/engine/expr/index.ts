@@ -3,7 +3,7 @@
  * No `eval`, no `new Function`: a hand-written lexer, parser and evaluator over plain data.
  */
 export { compileExpr, type CompiledExpr } from './compile.js';
-export { compileTemplate, interpolate, type CompiledTemplate } from './template.js';
+export { closingBrace, compileTemplate, interpolate, type CompiledTemplate } from './template.js';
 export { ExprError } from './errors.js';
 export { formatBytes, formatNumber, formatPct, formatValue } from './format.js';
 export { FUNCTIONS, type ExprFunction } from './functions.js';

@@ -45,8 +45,8 @@ export function compileTemplate(template: string): CompiledTemplate {
   };
 }
 
-/** Index of the `}` closing the `{` at `open`, skipping quoted strings. */
-function closingBrace(template: string, open: number): number {
+/** Index of the `}` closing the `{` at `open`, skipping quoted strings. Throws ExprError when unterminated. */
+export function closingBrace(template: string, open: number): number {
   let quote: string | undefined;
   for (let j = open + 1; j < template.length; j++) {
     const c = template[j];

@@ -216,13 +216,7 @@ export function compileMachine(def: RunbookDef, opts: CompileOptions): CompiledM
       diagnosing: {
         entry: issue((c) => ({ kind: 'diagnose', seq: c.seq })),
         on: {
-          'alert.resolved': {
-            target: '#rb.cancelled',
-            actions: [
-              note(() => ({ kind: 'approval.cancelled', summary: 'the alert resolved before anything was proposed; nothing was changed' })),
-              setOutcome(() => 'alert resolved before any change; nothing was changed'),
-            ],
-          },
+          'alert.resolved': resolvedBeforeProposal(),
           'effect.done': {
             guard: awaited,
             target: 'deciding',
@@ -424,13 +418,7 @@ function remediationState(
       planning: {
         entry: issue((c) => ({ kind: 'plan', seq: c.seq, remediation: remId, key: c.current?.key ?? '' })),
         on: {
-          'alert.resolved': {
-            target: '#rb.cancelled',
-            actions: [
-              note(() => ({ kind: 'approval.cancelled', summary: 'the alert resolved before anything was proposed; nothing was changed' })),
-              setOutcome(() => 'alert resolved before any change; nothing was changed'),
-            ],
-          },
+          'alert.resolved': resolvedBeforeProposal(),
           'effect.done': [
             {
               guard: (a: Args) => awaited(a) && commandsOf(a.event).length === 0,
@@ -597,6 +585,17 @@ function waitAtOf(e: Ev): number | undefined {
   return r !== undefined && r.kind === 'act' && !r.skipped ? r.waitAt : undefined;
 }
 
+/** An alert that resolves while diagnosing or planning cancels the incident: nothing was changed. */
+function resolvedBeforeProposal(): unknown {
+  return {
+    target: '#rb.cancelled',
+    actions: [
+      note(() => ({ kind: 'approval.cancelled', summary: 'the alert resolved before anything was proposed; nothing was changed' })),
+      setOutcome(() => 'alert resolved before any change; nothing was changed'),
+    ],
+  };
+}
+
 function isSkipped(e: Ev): boolean {
   const r = resultOf(e);
   return r !== undefined && r.kind === 'act' && r.skipped;
@@ -721,13 +720,7 @@ function offeringState(def: RunbookDef, offered: string[], opts: CompileOptions)
       planning: {
         entry: issue((c) => ({ kind: 'plan', seq: c.seq, remediation: c.current?.remediation ?? '', key: c.current?.key ?? '', options: (c.current?.options ?? []).map((o) => o.remediation) })),
         on: {
-          'alert.resolved': {
-            target: '#rb.cancelled',
-            actions: [
-              note(() => ({ kind: 'approval.cancelled', summary: 'the alert resolved before anything was proposed; nothing was changed' })),
-              setOutcome(() => 'alert resolved before any change; nothing was changed'),
-            ],
-          },
+          'alert.resolved': resolvedBeforeProposal(),
           'effect.done': [
             {
               // Options whose plan came out empty have nothing to do: drop them.

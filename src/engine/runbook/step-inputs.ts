@@ -4,7 +4,7 @@
  * (a number, a list, an object); a string with `{expr}` inside it is interpolated into text
  * (`{{` and `}}` for literal braces). Pure: compiled once at load, evaluated at plan time.
  */
-import { compileExpr, compileTemplate } from '../expr/index.js';
+import { closingBrace, compileExpr, compileTemplate } from '../expr/index.js';
 import type { CompiledExpr, CompiledTemplate } from '../expr/index.js';
 
 /** One expression found inside a `with:` value, by its path under `with`. */
@@ -23,16 +23,11 @@ function hasBrace(s: string): boolean {
 function wholeExpr(raw: string): string | undefined {
   const s = raw.trim();
   if (!s.startsWith('{') || s.startsWith('{{') || !s.endsWith('}')) return undefined;
-  let quote: string | undefined;
-  for (let j = 1; j < s.length; j++) {
-    const c = s[j];
-    if (quote !== undefined) {
-      if (c === '\\') j++;
-      else if (c === quote) quote = undefined;
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === '}') return j === s.length - 1 ? s.slice(1, -1) : undefined;
+  try {
+    return closingBrace(s, 0) === s.length - 1 ? s.slice(1, -1) : undefined;
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
 /** Every expression inside `value` (walks objects and arrays). Throws ExprError on a bad one. */
