@@ -282,13 +282,15 @@ export async function resolveNodes(target: TargetHandle, selector: NodeSelector,
 export async function knownNodes(target: TargetHandle, alertNode?: string): Promise<Set<string>> {
   const out = new Set<string>([...target.endpoints, ...target.sentinels].map(nodeKey));
   if (alertNode) out.add(alertNode);
-  try {
-    const topo = await discoverTopology(target, alertNode);
-    for (const n of [topo.primary, ...topo.replicas, ...topo.clusterNodes]) if (n) out.add(nodeKey(n));
-  } catch {
-    // Discovery failed: the configured nodes are all we can vouch for.
-  }
-  if (target.mode === 'cluster') {
+  if (target.mode !== 'cluster') {
+    try {
+      const topo = await discoverTopology(target, alertNode);
+      for (const n of [topo.primary, ...topo.replicas]) if (n) out.add(nodeKey(n));
+    } catch {
+      // Discovery failed: the configured nodes are all we can vouch for.
+    }
+  } else {
+    // One CLUSTER NODES read names every node, failed ones included (discovery would read it too).
     for (const ep of target.endpoints) {
       try {
         for (const l of parseClusterNodes(replyText(await sendCommand({ target }, ep, ['CLUSTER', 'NODES'])))) {
