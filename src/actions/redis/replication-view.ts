@@ -191,6 +191,7 @@ export async function replicationView(inp: ReplicationViewInput, ctx: ActionCont
   const wrongPrimary: string[] = [];
   const linkDown: string[] = [];
   const authFailing: string[] = [];
+  let authProven = false;
   const lagging: string[] = [];
   const tooSmall: string[] = [];
   const syncing: string[] = [];
@@ -208,9 +209,15 @@ export async function replicationView(inp: ReplicationViewInput, ctx: ActionCont
     const primaryUsed = primaryStats?.usedMemory ?? 0;
     if ((v.maxmemory ?? 0) > 0 && primaryUsed > (v.maxmemory ?? 0)) tooSmall.push(k);
     const host = k.slice(0, k.lastIndexOf(':'));
-    const authSeen = (primaryStats?.wrongpassGrowth ?? 0) > 0 || (primaryStats?.noauthGrowth ?? 0) > 0 || (primaryStats?.authFailures ?? []).some((f) => f.clientHost === host && f.ageSeconds <= 5);
-    // (Auth failures must be happening now: an ACL LOG entry from the same host a minute ago may be another client's, long fixed.)
-    if (v.linkStatus !== 'up' && v.master === primary && primaryReachable && authSeen && !v.syncInProgress && l === undefined) authFailing.push(k);
+    // Auth failures must be happening now: growth in WRONGPASS/NOAUTH during the window is proof; an ACL LOG
+    // entry from the same host updated in the last 5 s is only a hint (another client on that host may have
+    // failed), so it ranks below a full-sync loop seen in the same window.
+    const authGrowing = (primaryStats?.wrongpassGrowth ?? 0) > 0 || (primaryStats?.noauthGrowth ?? 0) > 0;
+    const authRecent = (primaryStats?.authFailures ?? []).some((f) => f.clientHost === host && f.ageSeconds <= 5);
+    if (v.linkStatus !== 'up' && v.master === primary && primaryReachable && (authGrowing || authRecent) && !v.syncInProgress && l === undefined) {
+      authFailing.push(k);
+      if (authGrowing) authProven = true;
+    }
   }
   const ps = primaryStats;
   const limit = ps?.replicaBufferLimit?.hard ?? 0;
@@ -220,7 +227,7 @@ export async function replicationView(inp: ReplicationViewInput, ctx: ActionCont
   let cause: ReplicationViewResult['cause'] = 'healthy';
   if (!primaryReachable) cause = 'primary-unreachable';
   else if (wrongPrimary.length > 0) cause = 'wrong-primary';
-  else if (authFailing.length > 0) cause = 'auth';
+  else if (authFailing.length > 0 && (authProven || !syncLoop)) cause = 'auth';
   else if (syncLoop) cause = 'sync-loop';
   else if (tooSmall.length > 0 && linkDown.length > 0) cause = 'replica-too-small';
   else if (linkDown.length > 0) cause = 'link-down';
