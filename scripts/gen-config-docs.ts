@@ -109,6 +109,7 @@ export const DESCRIPTIONS: Record<string, Doc> = {
   'engine.keyPrefix': { d: 'Prefix of the engine\'s own keys (incidents, timelines, locks). All processes of one installation must share it.' },
   'engine.faultInjection': { d: 'For crash tests only: never set in production.' },
   'engine.faultInjection.killAfterCommands': { d: 'The worker kills itself (SIGKILL) right after its N-th remediation command reached the target, before recording it as done.' },
+  'engine.faultInjection.hang': { d: 'Crash matrix only: an incident labelled `rr_fault: effect-done` (or `command-sent`) stops being handled right after its effect ran (or a remediation command reached the target), before the result is recorded; the process writes `<keyPrefix>:fault:hung:<id>` and waits to be killed.' },
   'engine.circuitBreaker': { d: 'At most `max` remediations of one runbook on one target per `window` (counted in the store, so across processes and restarts); beyond it the incident escalates instead of acting, saying why.' },
   'engine.circuitBreaker.max': { d: 'Remediations allowed per runbook and target within the window.' },
   'engine.circuitBreaker.window': { d: 'The sliding window.', kind: 'duration' },

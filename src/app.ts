@@ -12,6 +12,7 @@ import { configProblem } from './config.js';
 import { ConfigError, RunbookError, RunbooksError } from './errors.js';
 import { RunbookCatalog } from './engine/catalog.js';
 import { Engine } from './engine/engine.js';
+import type { EngineDeps } from './engine/engine.js';
 import { makeKeys } from './engine/keys.js';
 import { TargetLocks } from './engine/locks.js';
 import { RefusalLimiter } from './engine/refusal-limit.js';
@@ -49,6 +50,8 @@ export interface AppOptions {
   schedules?: boolean;
   log?: Logger;
   now?: () => number;
+  /** Recorded findings and plans instead of the targets' (the crash matrix only; see `EffectEnv.replay`). */
+  replay?: EngineDeps['replay'];
 }
 
 export interface App {
@@ -199,6 +202,7 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
     log,
     now: opts.now ?? Date.now,
     ...(notifier ? { notifier } : {}),
+    ...(opts.replay ? { replay: opts.replay } : {}),
   });
   if (config.slack) {
     slack = createSlack({ config: config.slack, engine, approvers: config.approvers, redis, keys, log, maxBodyBytes: config.http.maxBodyBytes, now: opts.now ?? Date.now });

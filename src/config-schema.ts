@@ -259,7 +259,7 @@ export function configSchema(baseDir: string) {
         workerConcurrency: int(1, 1024).default(4),
         queuePrefix: nonEmpty.default('{rr}'),
         keyPrefix: nonEmpty.default('rr'),
-        faultInjection: z.strictObject({ killAfterCommands: int(1, 100_000).optional() }).optional(),
+        faultInjection: z.strictObject({ killAfterCommands: int(1, 100_000).optional(), hang: bool.optional() }).optional(),
         /** At most `max` remediations per target and runbook within `window`; beyond that, escalate instead of acting. */
         circuitBreaker: z.strictObject({ max: int(1, 1000).default(3), window: duration.default(parseDuration('1h')) }).prefault({}),
         /** On SIGTERM: how long jobs in flight may finish before they are handed back to other workers. */

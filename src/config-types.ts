@@ -119,9 +119,12 @@ export interface AppConfig {
     /**
      * Fault injection for crash tests only (`engine.faultInjection` in the config file): the
      * worker process kills itself with SIGKILL right after the N-th remediation command it sent
-     * reached the target, before recording it as done — the worst moment for a crash.
+     * reached the target, before recording it as done — the worst moment for a crash. With
+     * `hang`, an incident labelled `rr_fault: effect-done` (or `command-sent`) stops being handled
+     * at that point (the process writes `<keyPrefix>:fault:hung:<id>` and waits for ever), so the
+     * crash matrix can SIGKILL the worker there.
      */
-    faultInjection?: { killAfterCommands?: number };
+    faultInjection?: { killAfterCommands?: number; hang?: boolean };
     /** At most `max` remediations of one runbook on one target within `windowMs` (persistent, in the store). */
     circuitBreaker: { max: number; windowMs: number };
     /** On SIGTERM: how long jobs in flight may finish before they are handed back (`engine.shutdownTimeout`, default 30 s). */

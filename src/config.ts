@@ -333,7 +333,7 @@ function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrid
       keyPrefix: p.engine.keyPrefix,
       circuitBreaker: { max: p.engine.circuitBreaker.max, windowMs: p.engine.circuitBreaker.window },
       shutdownTimeoutMs: p.engine.shutdownTimeout,
-      ...(p.engine.faultInjection !== undefined ? { faultInjection: { ...(p.engine.faultInjection.killAfterCommands !== undefined ? { killAfterCommands: p.engine.faultInjection.killAfterCommands } : {}) } } : {}),
+      ...(p.engine.faultInjection !== undefined ? { faultInjection: { ...(p.engine.faultInjection.killAfterCommands !== undefined ? { killAfterCommands: p.engine.faultInjection.killAfterCommands } : {}), ...(p.engine.faultInjection.hang === true ? { hang: true } : {}) } } : {}),
     },
     logLevel,
   };

@@ -28,4 +28,6 @@ export interface EngineDeps {
   now: () => number;
   /** Told (through a durable `notify` job) whenever an incident changed: e.g. the Slack thread. */
   notifier?: IncidentNotifier;
+  /** Recorded findings and plans instead of the live target's (the crash matrix; see `EffectEnv.replay`). */
+  replay?: EffectEnv['replay'];
 }

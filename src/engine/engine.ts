@@ -22,6 +22,16 @@ import { Runner } from './runner.js';
 
 export type { EngineDeps } from './engine-deps.js';
 
+/** Crash tests only: hang an incident labelled for this fault point (the test then SIGKILLs the process). */
+function hangAt(d: EngineDeps): NonNullable<EffectEnv['hangAt']> {
+  return async (rec, point) => {
+    if (rec.labels['rr_fault'] !== point) return;
+    await d.redis.set(d.keys.faultHung(rec.id), point, 'PX', 3600_000);
+    d.log.warn({ incident: rec.id, point }, 'fault injection: hanging here until this process is killed');
+    await new Promise<never>(() => undefined);
+  };
+}
+
 export class Engine implements EnginePort {
   private readonly env: EffectEnv;
   private readonly runner: Runner;
@@ -29,7 +39,21 @@ export class Engine implements EnginePort {
   private readonly refusals: RefusalLimiter;
 
   constructor(private readonly d: EngineDeps) {
-    this.env = { actions: d.actions, redis: d.redis, store: d.store, keys: d.keys, metrics: d.metrics, log: d.log, now: d.now, lockTtlMs: d.config.engine.lockTtlMs, breaker: d.config.engine.circuitBreaker, ...(d.config.engine.faultInjection?.killAfterCommands !== undefined ? { killAfterCommands: d.config.engine.faultInjection.killAfterCommands } : {}) };
+    const fault = d.config.engine.faultInjection;
+    this.env = {
+      actions: d.actions,
+      redis: d.redis,
+      store: d.store,
+      keys: d.keys,
+      metrics: d.metrics,
+      log: d.log,
+      now: d.now,
+      lockTtlMs: d.config.engine.lockTtlMs,
+      breaker: d.config.engine.circuitBreaker,
+      ...(fault?.killAfterCommands !== undefined ? { killAfterCommands: fault.killAfterCommands } : {}),
+      ...(fault?.hang ? { hangAt: hangAt(d) } : {}),
+      ...(d.replay ? { replay: d.replay } : {}),
+    };
     this.runner = new Runner(d, this.env);
     this.refusals = new RefusalLimiter(d.redis, d.keys);
     if (d.notifier) {
@@ -222,8 +246,8 @@ export class Engine implements EnginePort {
   }
 
   /** An effect job: run it and feed the result back to the machine. */
-  runEffect(id: string, effect: Effect, attempt: number): Promise<void> {
-    return this.runner.runEffect(id, effect, attempt);
+  runEffect(id: string, effect: Effect, attempt: number, resumed = false): Promise<void> {
+    return this.runner.runEffect(id, effect, attempt, resumed);
   }
 
   /** An event job (timers): stamp it with the current time and apply it. */

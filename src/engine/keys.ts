@@ -27,6 +27,8 @@ export interface Keys {
   incidentDedup(id: string): string;
   /** Circuit breaker: remediations of a runbook on a target, scored by when they started (ms). */
   breaker(target: string, runbook: string): string;
+  /** Crash tests only: set when a worker hung an incident at a fault point (`engine.faultInjection.hang`). */
+  faultHung(id: string): string;
   /** The last incident closed as resolved while this fingerprint was part of it (24 h). */
   closedFor(fp: string): string;
   /** Counter (with a TTL: the window) of refused approval attempts recorded for an incident. */
@@ -60,6 +62,7 @@ export function makeKeys(prefix: string): Keys {
     incidentDedup: (id) => `${p}:inc:{${id}}:dedup`,
     closedFor: (fp) => `${p}:closed:${fp}`,
     breaker: (target, runbook) => `${p}:breaker:${target}:${runbook}`,
+    faultHung: (id) => `${p}:fault:hung:${id}`,
     hygiene: (target) => `${p}:hygiene:{${target}}`,
     hygieneState: (target) => `${p}:hygiene:{${target}}:state`,
     hygieneRuns: (target) => `${p}:hygiene:{${target}}:runs`,

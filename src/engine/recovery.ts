@@ -45,6 +45,7 @@ export async function recover(d: EngineDeps, env: EffectEnv, runner: Runner): Pr
       // A process died between the final write and its bookkeeping.
       await d.locks.release(rec.target, id);
       await runner.closed(rec, rec.state, rec.outcome ?? rec.state);
+      await d.store.append(id, entry(env, 'note', `recovered at start: the incident was ${rec.state} but a process stopped before its bookkeeping (lock, open index) was done; done now`, { state: rec.state, interrupted: true }));
       continue;
     }
     const ctx = (rec.snapshot as { context: MachineContext }).context;
@@ -56,7 +57,7 @@ export async function recover(d: EngineDeps, env: EffectEnv, runner: Runner): Pr
     if (kind === 'request-approval' && job) continue;
     const delay = (effect.kind === 'verify' || effect.kind === 'wait') && effect.delayMs > 0 ? { delay: effect.delayMs } : {};
     await d.queue.add(effect.kind, { type: 'effect', incidentId: id, effect }, { jobId: effectJobId(id, effect, job ? 100 : 0), ...EFFECT_JOB_OPTS, ...delay });
-    await d.store.append(id, entry(env, 'note', `recovered at start: the ${effect.kind} step this incident was waiting on had no live job (a process stopped); it was dispatched again`, { effect: effect.kind, seq: effect.seq }));
+    await d.store.append(id, entry(env, 'note', `recovered at start: the ${effect.kind} step this incident was waiting on had no live job (a process stopped); it was dispatched again`, { effect: effect.kind, seq: effect.seq, interrupted: true }));
     n++;
   }
   return n;

@@ -297,11 +297,15 @@ export class Runner {
   }
 
   /** An effect job: run it and feed the result back to the machine. */
-  async runEffect(id: string, effect: Effect, attempt: number): Promise<void> {
+  async runEffect(id: string, effect: Effect, attempt: number, resumed = false): Promise<void> {
     const rec = await this.d.store.get(id);
     if (!rec || FINAL_STATES.includes(rec.state)) return;
     const ctx = (rec.snapshot as { context: MachineContext }).context;
     if (ctx.awaiting !== effect.seq) return; // the machine has moved on: a stale job
+    if (resumed) {
+      // The job's lock expired while a worker ran it: that worker stopped (kill -9, a lost host).
+      await this.d.store.append(id, entry(this.env, 'note', `interrupted: the worker running the ${effect.kind} step stopped before recording its result; another worker runs it again (commands already done are not sent again)`, { effect: effect.kind, seq: effect.seq, interrupted: true }));
+    }
     const rb = await this.d.catalog.byHash(rec.hash, this.d.store);
     const target = this.d.targets.get(rec.target);
     if (!rb || !target) {
@@ -318,6 +322,7 @@ export class Runner {
         break;
       case 'request-approval':
         await this.requestApproval(rec, effect);
+        if (this.env.hangAt) await this.env.hangAt(rec, 'effect-done');
         return;
       case 'act':
         out = await act(this.env, this.d.locks, rec, target, rb.def, ctx, effect.remediation, effect.key, attempt);
@@ -331,6 +336,7 @@ export class Runner {
       default:
         return;
     }
+    if (this.env.hangAt) await this.env.hangAt(rec, 'effect-done');
     if ('deferred' in out) {
       await this.d.queue.add(effect.kind, { type: 'effect', incidentId: id, effect, attempt: attempt + 1 }, { jobId: effectJobId(id, effect, attempt + 1), ...EFFECT_JOB_OPTS, delay: LOCK_RETRY_MS });
       return;

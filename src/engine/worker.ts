@@ -86,7 +86,8 @@ export function startWorker(engine: Engine, opts: WorkerOptions): WorkerHandle {
           await engine.handleEvent(d.incidentId, d.event);
           return;
         case 'effect':
-          await engine.runEffect(d.incidentId, d.effect, d.attempt ?? 0);
+          // stalledCounter > 0: a worker took this job before and stopped without finishing it.
+          await engine.runEffect(d.incidentId, d.effect, d.attempt ?? 0, job.stalledCounter > 0);
           return;
         case 'notify':
           await engine.notify(d.incidentId);

@@ -177,7 +177,7 @@ async function runStep(
       if (stored) cmds = JSON.parse(stored) as PlannedCommand[];
       else {
         try {
-          cmds = await planStep(env, rec, target, ctx, step, i);
+          cmds = await planStep(env, rec, target, ctx, step, i, remId, round);
         } catch (e) {
           return { code: e instanceof RunbooksError ? e.code : redisErrorCode(e), message: `${step.action}: planning round ${round + 1} failed: ${(e as Error).message}` };
         }
@@ -238,6 +238,7 @@ async function runStep(
         ])) as { outcomes?: CommandOutcome[] } & Record<string, unknown>;
         sentByThisProcess++;
         if (env.killAfterCommands !== undefined && sentByThisProcess >= env.killAfterCommands) process.kill(process.pid, 'SIGKILL');
+        if (env.hangAt) await env.hangAt(rec, 'command-sent');
         const got = res.outcomes ?? [];
         for (const o of got) {
           outcomes.push(o);

@@ -3,7 +3,7 @@
  * action on the nodes a selector picks, with a timeout, recording durations.
  */
 import type { Logger } from 'pino';
-import type { ActionContext, ActionDefinition, NodeRef, TargetHandle } from '../../actions/types.js';
+import type { ActionContext, ActionDefinition, NodeRef, PlannedCommand, TargetHandle } from '../../actions/types.js';
 import { nodeKey } from '../../actions/types.js';
 import { redisErrorCode, RunbooksError } from '../../errors.js';
 import { formatBytes } from '../expr/index.js';
@@ -33,6 +33,29 @@ export interface EffectEnv {
   breaker: { max: number; windowMs: number };
   /** Crash tests only: SIGKILL this process after this many remediation commands were sent. */
   killAfterCommands?: number;
+  /**
+   * Crash tests only (`engine.faultInjection.hang`): called at a crash point of an incident; hangs
+   * this process's handling of it (for ever) when the incident is labelled for that point, so a
+   * test can SIGKILL the process exactly there.
+   */
+  hangAt?: (rec: IncidentRecord, point: FaultPoint) => Promise<void>;
+  /**
+   * Recorded findings and plans instead of the live target's (the crash matrix drives every state
+   * of every runbook with them, as rehearsals do): diagnostic reads and planning go through it;
+   * remediation commands are still sent to the target's nodes.
+   */
+  replay?: Replay;
+}
+
+/** Where a crash test may stop a worker: after an effect ran (its result not yet applied), or after a remediation command reached the target (not yet marked done). */
+export type FaultPoint = 'effect-done' | 'command-sent';
+
+/** Recorded answers for reads and plans (see {@link EffectEnv.replay}). */
+export interface Replay {
+  /** The runs of one read-only step, as `runOnNodes` would return them. */
+  runs(rec: IncidentRecord, step: { id: string; action: string; on: SelectorDef }, purpose: 'finding' | 'verification.poll'): StepRun[];
+  /** The commands one remediation step plans (`round` > 0: a `repeat` step planned again after a round). */
+  plan(rec: IncidentRecord, remediation: string, step: { action: string }, index: number, round: number): PlannedCommand[];
 }
 
 export { FAN_OUT } from '../node-selection.js';

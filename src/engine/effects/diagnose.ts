@@ -44,7 +44,7 @@ export async function runSteps(
   const codes = new Set<string>();
   for (const step of steps) {
     const known = { ...ctx.findings, ...findings };
-    const { runs } = await runOnNodes(env, rec, target, step, scopeOf({ ...ctx, findings: known }), known, ctx.params, def.name);
+    const { runs } = env.replay ? { runs: env.replay.runs(rec, step, opts.timelineKind) } : await runOnNodes(env, rec, target, step, scopeOf({ ...ctx, findings: known }), known, ctx.params, def.name);
     findings[step.id] = findingOf(step.on, runs);
     const bad = runs.filter((r) => !r.ok);
     failures += bad.length === runs.length ? 1 : 0;

@@ -31,7 +31,7 @@ export function stepInput(step: ActStepDef, ctx: MachineContext): Record<string,
 }
 
 /** Plan one step on every node it names; commands carry the step index and the node planned from. */
-export async function planStep(env: EffectEnv, rec: IncidentRecord, target: TargetHandle, ctx: MachineContext, step: ActStepDef, index: number): Promise<PlannedCommand[]> {
+export async function planStep(env: EffectEnv, rec: IncidentRecord, target: TargetHandle, ctx: MachineContext, step: ActStepDef, index: number, remId: string, round = 0): Promise<PlannedCommand[]> {
   const action = env.actions.get(step.action);
   if (!action?.plan) throw new RunbooksError('action_not_plannable', `${step.action} cannot plan`);
   const raw = stepInput(step, ctx);
@@ -40,6 +40,7 @@ export async function planStep(env: EffectEnv, rec: IncidentRecord, target: Targ
     const first = parsed.error.issues[0];
     throw new RunbooksError('input_invalid', `invalid input for ${step.action} at with.${(first?.path ?? []).join('.')}: ${first?.message ?? 'invalid'}`);
   }
+  if (env.replay) return env.replay.plan(rec, remId, step, index, round);
   const nodes = await selectNodes(target, step.on, rec.node, scopeOf(ctx));
   const out: PlannedCommand[] = [];
   for (const node of nodes) {
@@ -59,12 +60,12 @@ export async function planStep(env: EffectEnv, rec: IncidentRecord, target: Targ
   return out;
 }
 
-async function planRemediation(env: EffectEnv, rec: IncidentRecord, target: TargetHandle, ctx: MachineContext, rem: RemediationDef): Promise<PlannedCommand[]> {
+async function planRemediation(env: EffectEnv, rec: IncidentRecord, target: TargetHandle, ctx: MachineContext, rem: RemediationDef, remId: string): Promise<PlannedCommand[]> {
   if (rem.targetRoles && !rem.targetRoles.includes(target.role)) {
     throw new RunbooksError('target_role_forbidden', `${rem.title} is not allowed on a '${target.role}' target`);
   }
   const commands: PlannedCommand[] = [];
-  for (const [i, step] of rem.steps.entries()) if (!isWait(step)) commands.push(...(await planStep(env, rec, target, ctx, step, i)));
+  for (const [i, step] of rem.steps.entries()) if (!isWait(step)) commands.push(...(await planStep(env, rec, target, ctx, step, i, remId)));
   return commands;
 }
 
@@ -93,7 +94,7 @@ export async function plan(env: EffectEnv, rec: IncidentRecord, target: TargetHa
     if (!rem) return { failed: { code: 'remediation_unknown', message: `unknown remediation ${id}` } };
     let commands: PlannedCommand[];
     try {
-      commands = await planRemediation(env, rec, target, ctx, rem);
+      commands = await planRemediation(env, rec, target, ctx, rem, id);
     } catch (e) {
       const failure = { code: e instanceof RunbooksError ? e.code : redisErrorCode(e), message: (e as Error).message };
       if (ids.length === 1) return { failed: failure };

@@ -45,6 +45,11 @@ export interface CoverageReport {
   unexercised: string[];
   /** The traversal stopped at its limit: `reached` is partial. */
   truncated: boolean;
+  /**
+   * With `opts.samples`: one persisted snapshot per leaf state reached (the first found, live
+   * runs preferred to dry runs) — the crash matrix starts incidents in them.
+   */
+  samples?: Record<string, unknown>;
 }
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -132,7 +137,7 @@ function digest(v: unknown): string {
 }
 
 /** Coverage of one runbook's machine, with the representative data of its rehearsal cases. */
-export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[], opts: { limit?: number } = {}): CoverageReport {
+export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[], opts: { limit?: number; samples?: boolean } = {}): CoverageReport {
   // --- structure ---
   const graph = toDirectedGraph(rb.machine);
   const all = leavesUnder(rb.machine.root).map((n): Leaf => ({ id: leafId(n), node: n }));
@@ -254,6 +259,7 @@ export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[],
   };
 
   const adjacency = new Map<string, { leaf: string; next: Set<string>; final: boolean }>();
+  const samples = new Map<string, { snapshot: unknown; dry: boolean }>();
   let truncated = false;
   for (const { input, reps } of inputs) {
     let adj: ReturnType<typeof getAdjacencyMap>;
@@ -269,6 +275,11 @@ export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[],
     for (const [k, v] of Object.entries(adj)) {
       const snap = v.state as AnyMachineSnapshot;
       const node = adjacency.get(k) ?? { leaf: statePath(snap.value), next: new Set<string>(), final: snap.status === 'done' };
+      if (opts.samples) {
+        const had = samples.get(node.leaf);
+        const dry = (snap.context as MachineContext).dryRun;
+        if (!had || (had.dry && !dry)) samples.set(node.leaf, { snapshot: rb.machine.getPersistedSnapshot(snap), dry });
+      }
       for (const [evKey, t] of Object.entries(v.transitions)) {
         if (evKey.includes(`"${CANCEL}"`)) continue;
         node.next.add(serializeState((t as { state: unknown }).state as AnyMachineSnapshot));
@@ -299,5 +310,6 @@ export function coverageOf(rb: CompiledRunbook, cases: readonly RehearsalCase[],
     stuck,
     unexercised: all.map((l) => l.id).filter((id) => id !== 'deciding' && !reached.includes(id)),
     truncated,
+    ...(opts.samples ? { samples: Object.fromEntries([...samples].map(([leaf, s]) => [leaf, s.snapshot])) } : {}),
   };
 }
