@@ -77,6 +77,8 @@ export async function makePki(dir: string, name = 'ca', cn = 'redis-runbooks tes
       '',
     ].join('\n'),
   );
+  // `openssl ca` rewrites serial and index.txt in place: two at once lose the serial file. One at a time.
+  let signing: Promise<unknown> = Promise.resolve();
   return {
     dir: home,
     caFile,
@@ -92,7 +94,9 @@ export async function makePki(dir: string, name = 'ca', cn = 'redis-runbooks tes
       const now = Date.now();
       const start = o.notBefore ?? asnTime(new Date(now - 60_000));
       const end = o.notAfter ?? asnTime(new Date(now + (o.days ?? 30) * 86_400_000));
-      await run('openssl', ['ca', '-batch', '-notext', '-config', cnf, '-cert', caFile, '-keyfile', caKey, '-in', csr, '-out', certFile, '-startdate', start, '-enddate', end, '-extfile', ext]);
+      const signed = signing.then(() => run('openssl', ['ca', '-batch', '-notext', '-config', cnf, '-cert', caFile, '-keyfile', caKey, '-in', csr, '-out', certFile, '-startdate', start, '-enddate', end, '-extfile', ext]));
+      signing = signed.catch(() => undefined);
+      await signed;
       return { certFile, keyFile };
     },
   };
