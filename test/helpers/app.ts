@@ -4,11 +4,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { Logger } from 'pino';
+import type { Level, Logger, StreamEntry } from 'pino';
 import { createApp } from '../../src/app.js';
 import type { App } from '../../src/app.js';
 import { parseConfig } from '../../src/config.js';
+import type { AppConfig } from '../../src/config-types.js';
+import { capture, registerSecrets } from './secrets-capture.js';
 
 export const RUNBOOKS_DIR = resolve(import.meta.dirname, '..', '..', 'runbooks');
 
@@ -54,6 +57,8 @@ export function testPrefix(): string {
 }
 
 export function testConfigText(o: TestAppOptions & { prefix: string }): string {
+  // issue 12, suite-wide secrets scan: literal secrets of the text (`${VAR}` references are registered by startTestApp once resolved)
+  registerSecrets([o.token, ...Object.values(o.targets).map((t) => t.password)].filter((v) => v !== undefined && !v.includes('${')));
   const targets = Object.entries(o.targets)
     .map(([name, t]) =>
       [
@@ -92,8 +97,153 @@ ${o.extraYaml ?? ''}`;
 export async function startTestApp(o: TestAppOptions): Promise<App> {
   const prefix = o.prefix ?? testPrefix();
   const config = parseConfig(testConfigText({ ...o, prefix }), '<test>', o.env ?? {}, { baseDir: process.cwd() });
-  const log = o.log ?? pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
-  return createApp(config, { http: o.http ?? true, worker: o.worker ?? true, schedules: o.schedules ?? false, log });
+  addCanarySecrets(config);
+  registerSecrets(configSecrets(config));
+  const log = o.log ?? captureLogger();
+  const app = await createApp(config, { http: o.http ?? true, worker: o.worker ?? true, schedules: o.schedules ?? false, log });
+  captureEngineReads(app);
+  return withCaptureOnClose(app, config);
+}
+
+/**
+ * Capture every incident and timeline the test (or the HTTP door) reads through the engine, once
+ * per change: the dump on close() misses apps whose store a test stopped before closing them.
+ */
+function captureEngineReads(app: App): void {
+  try {
+    const engine = app.engine;
+    const last = new Map<string, string>();
+    const once = (key: string, value: unknown): void => {
+      if (value === undefined) return;
+      const text = JSON.stringify(value);
+      if (last.get(key) === text) return;
+      last.set(key, text);
+      capture('timeline', text);
+    };
+    const getIncident = engine.getIncident.bind(engine);
+    const getTimeline = engine.getTimeline.bind(engine);
+    engine.getIncident = async (id) => {
+      const r = await getIncident(id);
+      once(`i:${id}`, r);
+      return r;
+    };
+    engine.getTimeline = async (id) => {
+      const r = await getTimeline(id);
+      once(`t:${id}`, r);
+      return r;
+    };
+  } catch {
+    // best effort
+  }
+}
+
+/**
+ * Issue 12, suite-wide secrets scan: every target of a test app gets a distinctive named secret
+ * no runbook uses (`rr-scan-canary`), so the suite runs with secret values the final scan
+ * (test/secrets-scan) can look for even where a test configures no password or token.
+ */
+function addCanarySecrets(config: AppConfig): void {
+  for (const t of Object.values(config.targets)) {
+    const canary = `rr-canary-${t.name}-${randomBytes(8).toString('hex')}`;
+    t.secrets = Object.assign(Object.create(null) as Record<string, string>, t.secrets ?? {}, { 'rr-scan-canary': canary });
+  }
+}
+
+/** Every secret value of a parsed config: target and store passwords, named secrets, TLS keys, the HTTP token, Slack tokens. */
+export function configSecrets(config: AppConfig): string[] {
+  const out: Array<string | undefined> = [config.http.token];
+  for (const t of Object.values(config.targets)) {
+    out.push(t.password, t.sentinel?.password, t.tls?.key, ...Object.values(t.secrets ?? {}));
+  }
+  const st = config.store;
+  if (st) {
+    out.push(st.tls?.key);
+    if (st.mode === 'sentinel') out.push(st.password, st.sentinelPassword);
+    if (st.mode === 'cluster') out.push(st.password);
+  }
+  if (config.slack) out.push(config.slack.botToken, config.slack.signingSecret, config.slack.appToken);
+  return out.filter((v): v is string => typeof v === 'string' && v !== '');
+}
+
+/** pino at debug into the capture (`log-<pid>.log`), and to stdout at TEST_LOG_LEVEL when that is set. */
+function captureLogger(): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer | string, _enc, cb) {
+      capture('log', typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const streams: StreamEntry[] = [{ level: 'debug', stream: sink }];
+  const consoleLevel = process.env['TEST_LOG_LEVEL'];
+  if (consoleLevel !== undefined && consoleLevel !== '' && consoleLevel !== 'silent') streams.push({ level: consoleLevel as Level, stream: process.stdout });
+  const level = consoleLevel === 'trace' ? 'trace' : 'debug';
+  return pino({ level }, pino.multistream(streams));
+}
+
+const DUMP_TIMEOUT_MS = 4_000;
+const FETCH_TIMEOUT_MS = 1_500;
+const MAX_API_INCIDENTS = 200;
+
+/** Wrap `close()`: first dump incidents, timelines and API answers into the capture (best effort, bounded in time). */
+function withCaptureOnClose(app: App, config: AppConfig): App {
+  const close = app.close.bind(app);
+  let dumped = false;
+  app.close = async () => {
+    if (!dumped) {
+      dumped = true;
+      const state = { stop: false };
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([dumpForScan(app, config, state).catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, DUMP_TIMEOUT_MS)))]);
+      } catch {
+        // best effort
+      } finally {
+        state.stop = true;
+        if (timer) clearTimeout(timer);
+      }
+    }
+    return close();
+  };
+  return app;
+}
+
+async function dumpForScan(app: App, config: AppConfig, state: { stop: boolean }): Promise<void> {
+  // a store a test already stopped (or never reached): nothing to read, do not wait for retries
+  if (app.redis.status !== 'ready') return;
+  const ids: string[] = [];
+  try {
+    const list = await app.engine.listIncidents({ limit: 1000 });
+    capture('timeline', JSON.stringify({ incidents: list }));
+    ids.push(...list.map((i) => i.id));
+  } catch {
+    // best effort
+  }
+  for (const id of ids) {
+    if (state.stop) return;
+    try {
+      const [detail, timeline] = await Promise.all([app.engine.getIncident(id), app.engine.getTimeline(id)]);
+      capture('timeline', JSON.stringify({ id, detail, timeline }));
+    } catch {
+      // best effort
+    }
+  }
+  const base = app.http?.url;
+  if (!base) return;
+  const headers: Record<string, string> = config.http.token ? { authorization: `Bearer ${config.http.token}` } : {};
+  const get = async (path: string): Promise<void> => {
+    if (state.stop) return;
+    try {
+      const res = await fetch(`${base}${path}`, { headers, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+      capture('api', `GET ${path} ${res.status} ${await res.text()}`);
+    } catch {
+      // best effort
+    }
+  };
+  await get('/api/incidents');
+  for (const id of ids.slice(0, MAX_API_INCIDENTS)) {
+    await get(`/api/incidents/${encodeURIComponent(id)}`);
+    await get(`/api/incidents/${encodeURIComponent(id)}/timeline`);
+  }
 }
 
 /** An Alertmanager v4 webhook body with the given alerts. */

@@ -9,6 +9,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { capture, registerSecrets } from './secrets-capture.js';
 
 export interface FakeCall {
   method: string;
@@ -97,6 +98,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 export async function startFakeSlack(opts: { token?: string; groups?: FakeUserGroup[] } = {}): Promise<FakeSlack> {
   const token = opts.token ?? 'xoxb-fake-test-token';
+  // issue 12, suite-wide secrets scan: the bot token is a secret; every call is captured (method + body)
+  registerSecrets([token]);
   const calls: FakeCall[] = [];
   const messages: FakeMessage[] = [];
   const responses: FakeSlack['responses'] = [];
@@ -179,12 +182,14 @@ export async function startFakeSlack(opts: { token?: string; groups?: FakeUserGr
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       const args = await readArgs(req);
       if (path.startsWith('/respond/')) {
+        capture('slack', JSON.stringify({ respond: path, body: args }));
         responses.push({ path, body: args });
         send(res, 200, 'ok');
         return;
       }
       const method = path.replace(/^\/api\//, '');
       const call: FakeCall = { method, args, status: 200, at: Date.now() };
+      capture('slack', JSON.stringify({ method, body: args }));
       calls.push(call);
       const failing = failure && (failCount > 0 || Date.now() < failUntil) && (!failure.methods || failure.methods.includes(method));
       if (failing && failure) {
