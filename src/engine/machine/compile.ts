@@ -109,7 +109,9 @@ export function compileMachine(def: RunbookDef, opts: CompileOptions): CompiledM
     if (r.escalate !== undefined) {
       const why = r.escalate;
       deciding.push({
-        guard: ({ context }: Args) => cond.test(scopeOf(context)),
+        // A dry run that has planned its candidates completes: an escalation read from the
+        // findings it started with would describe a change that was never made.
+        guard: ({ context }: Args) => !(context.dryRun && context.tried.length > 0) && cond.test(scopeOf(context)),
         target: 'escalated',
         actions: [
           note(({ context }) => ({ kind: 'decision', summary: `escalate: ${interpolate(why, scopeOf(context))}`, data: { rule: r.id ?? i, when: r.when } })),
