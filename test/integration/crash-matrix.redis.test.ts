@@ -372,7 +372,9 @@ describe('issue 12: crash matrix (every state of every shipped runbook, kill -9 
     // the matrix really crashed things and really sent commands (the checks above can fail)
     expect(stats.hung).toBeGreaterThan(crashed.length / 2);
     expect(commandsSent).toBeGreaterThan(0);
-    expect(stats.seededStates).toBeGreaterThan(stats.leafStates * 0.7);
+    // every resting state of every shipped runbook is seeded (else: a rehearsal case that reaches it is missing)
+    expect(stats.unseeded, 'states the rehearsals never reach').toEqual([]);
+    expect(stats.seededStates).toBe(stats.leafStates);
     await stopChild(w2);
   }, 600_000);
 });
