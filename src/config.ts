@@ -15,6 +15,7 @@ import type { AppConfig, RouteConfig, SlackConfig, StoreConfig, TargetConfig } f
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, configSchema, errnoCode, isPlainObject } from './config-schema.js';
 import type { ParsedConfig, ParsedStore, ParsedTarget } from './config-schema.js';
+import { oneLine } from './util/issue-format.js';
 
 export { LOG_LEVELS, parseEndpoint } from './config-schema.js';
 
@@ -423,7 +424,8 @@ function issueLine(source: string, i: Issue, lineOf?: (path: readonly PathSeg[])
   const p = formatPath(i.path);
   const line = lineOf?.(i.path);
   const at = line === undefined ? '' : ` (line ${line})`;
-  return p === '' ? `${source}: ${i.message}${at}` : `${source}: ${p}: ${i.message}${at}`;
+  const message = oneLine(i.message);
+  return p === '' ? `${source}: ${message}${at}` : `${source}: ${p}: ${message}${at}`;
 }
 
 /** `targets.cache-prod.endpoints[1]`; keys that are not plain words are quoted: `labels["a.b/c"]`. */

@@ -117,3 +117,21 @@ describe('the JSON Schema checks each step`s with: against its action (for edito
     expect(validate(expr)).toBe(true);
   });
 });
+
+describe('errors stay one line per issue', () => {
+  it('a complex YAML key (`? - a`) in a runbook gives one line naming the file, line and path', async () => {
+    const { compileRunbookText } = await import('../../src/engine/runbook/load.js');
+    const { RunbookError } = await import('../../src/errors.js');
+    const { actions } = await import('../../src/actions/registry.js');
+    const { NODE_SELECTORS } = await import('../../src/actions/redis/topology.js');
+    const text = 'apiVersion: redis-runbooks/v1\nkind: Runbook\nname: x\ntitle: x\nmatch:\n?   - alertname: A\n  - alertname: B\ndiagnose: []\ndecide: []\nremediations: {}\n';
+    let err: unknown;
+    try {
+      compileRunbookText(text, 'bad.yaml', { actions: actions as never, selectors: NODE_SELECTORS, defaultApprovalTimeoutMs: 60_000 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RunbookError);
+    for (const line of (err as Error).message.split('\n')) expect(line).toMatch(/^bad\.yaml(:\d+)?: \S/);
+  });
+});

@@ -9,6 +9,7 @@ import { getNextMillis } from 'bullmq';
 import { LineCounter, isNode, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { RunbookError } from '../../errors.js';
+import { issueLines } from '../../util/issue-format.js';
 import { CHECK_TYPES, SEVERITIES } from './types.js';
 
 const cronPattern = z
@@ -60,11 +61,6 @@ export interface HygieneAssignment {
   params: Record<string, unknown>;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
-  return out || '(root)';
-}
 
 /** Parse and validate one hygiene file. Throws RunbookError naming file:line: path for every issue. */
 export function parseHygieneText(text: string, file: string, validateParams: (check: string, params: unknown) => { path: PropertyKey[]; message: string }[]): HygieneCheckDef {
@@ -87,7 +83,7 @@ export function parseHygieneText(text: string, file: string, validateParams: (ch
     throw new RunbookError(`${file}: ${(e as Error).message}`);
   }
   const fail = (issues: { path: readonly PropertyKey[]; message: string }[]): never => {
-    throw new RunbookError(issues.map((i) => `${file}${lineOf(i.path)}: ${formatPath(i.path)}: ${i.message}`).join('\n'));
+    throw new RunbookError(issueLines(file, issues, lineOf));
   };
   const parsed = hygieneCheckSchema.safeParse(raw);
   if (!parsed.success) return fail(parsed.error.issues.map((i) => ({ path: i.path, message: i.message })));

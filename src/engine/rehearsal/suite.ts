@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, isNode, parseDocument } from 'yaml';
+import { issueLines } from '../../util/issue-format.js';
 import type { CompiledRunbook } from '../runbook/load.js';
 import { coverageOf } from './coverage.js';
 import type { CoverageReport } from './coverage.js';
@@ -30,11 +31,6 @@ export function rehearsalPath(runbooksDir: string, runbook: string): string {
   return join(runbooksDir, 'rehearsals', `${runbook}.rehearsal.yaml`);
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
-  return out || '(root)';
-}
 
 /** Parse and validate a rehearsal file's text. Throws an Error naming file:line: path: problem. */
 export function parseRehearsalText(text: string, file: string): RehearsalFile {
@@ -53,7 +49,7 @@ export function parseRehearsalText(text: string, file: string): RehearsalFile {
     }
     return '';
   };
-  throw new Error(parsed.error.issues.map((i) => `${file}${lineOf(i.path as PropertyKey[])}: ${formatPath(i.path as PropertyKey[])}: ${i.message}`).join('\n'));
+  throw new Error(issueLines(file, parsed.error.issues.map((i) => ({ path: i.path as PropertyKey[], message: i.message })), lineOf));
 }
 
 /** The case with its `raw:` replies turned into findings by the steps' own actions. */

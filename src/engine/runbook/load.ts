@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { LineCounter, isNode, parseDocument } from 'yaml';
 import type { ActionDefinition } from '../../actions/types.js';
 import { RunbookError } from '../../errors.js';
+import { issueLines } from '../../util/issue-format.js';
 import { compileExpr } from '../expr/index.js';
 import { compileMachine } from '../machine/compile.js';
 import type { CompiledMachine } from '../machine/compile.js';
@@ -39,11 +40,6 @@ export interface LoadDeps {
   stored?: boolean;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
-  return out || '(root)';
-}
 
 /** Parse, validate, check and compile one runbook from its text. Throws RunbookError listing every issue. */
 export function compileRunbookText(text: string, file: string, deps: LoadDeps): CompiledRunbook {
@@ -75,7 +71,7 @@ export function compileRunbookText(text: string, file: string, deps: LoadDeps): 
 /** Validate, check and compile an already-parsed runbook (e.g. a definition stored with old incidents). */
 export function compileRunbookValue(raw: unknown, file: string, deps: LoadDeps, lineOf: (path: readonly PropertyKey[]) => string = () => ''): CompiledRunbook {
   const fail = (issues: Issue[]): never => {
-    throw new RunbookError(issues.map((i) => `${file}${lineOf(i.path)}: ${formatPath(i.path)}: ${i.message}`).join('\n'));
+    throw new RunbookError(issueLines(file, issues, lineOf));
   };
   const parsed = runbookSchema.safeParse(raw);
   if (!parsed.success) {
