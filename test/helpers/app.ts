@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Level, Logger, StreamEntry } from 'pino';
 import { createApp } from '../../src/app.js';
-import type { App } from '../../src/app.js';
+import type { App, AppOptions } from '../../src/app.js';
 import { parseConfig } from '../../src/config.js';
 import type { AppConfig } from '../../src/config-types.js';
 import { capture, registerSecrets } from './secrets-capture.js';
@@ -97,10 +97,18 @@ ${o.extraYaml ?? ''}`;
 export async function startTestApp(o: TestAppOptions): Promise<App> {
   const prefix = o.prefix ?? testPrefix();
   const config = parseConfig(testConfigText({ ...o, prefix }), '<test>', o.env ?? {}, { baseDir: process.cwd() });
+  return createScannedApp(config, { http: o.http ?? true, worker: o.worker ?? true, schedules: o.schedules ?? false, ...(o.log ? { log: o.log } : {}) });
+}
+
+/**
+ * `createApp` for tests that build their own config: the same as the program, plus the suite-wide
+ * secrets scan's capture (its secrets registered, debug logs captured unless `opts.log` is given,
+ * incidents, timelines and API answers dumped on close).
+ */
+export async function createScannedApp(config: AppConfig, opts: AppOptions): Promise<App> {
   addCanarySecrets(config);
   registerSecrets(configSecrets(config));
-  const log = o.log ?? captureLogger();
-  const app = await createApp(config, { http: o.http ?? true, worker: o.worker ?? true, schedules: o.schedules ?? false, log });
+  const app = await createApp(config, { ...opts, log: opts.log ?? captureLogger() });
   captureEngineReads(app);
   return withCaptureOnClose(app, config);
 }

@@ -17,14 +17,13 @@ import { connect as tlsConnect } from 'node:tls';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createScannedApp, post, testConfigText, testPrefix, webhookBody } from '../helpers/app.js';
 import type { App } from '../../src/app.js';
 import { parseConfig } from '../../src/config.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
 import type { TimelineEntry } from '../../src/engine/types.js';
 import { startFakeSlack } from '../helpers/fake-slack.js';
 import type { FakeSlack } from '../helpers/fake-slack.js';
-import { post, testConfigText, testPrefix, webhookBody } from '../helpers/app.js';
 import { closedTimeline, waitIncidentFor, waitState } from '../helpers/incidents.js';
 import { waitFor } from '../helpers/redis-server.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -136,7 +135,7 @@ slack:
   const config = parseConfig(text + slack, '<auth-tls-test>', env, { baseDir: process.cwd() });
   expect(config.targets['auth-rot']?.secrets).toEqual({ 'rotation-new': APP_NEW, 'rotation-old': APP_OLD });
   expect(config.targets['auth-rot2']?.secrets).toEqual({ 'rotation-new': BILL_NEW, 'rotation-old': BILL_OLD });
-  app = await createApp(config, { http: true, worker: true, log });
+  app = await createScannedApp(config, { http: true, worker: true, log });
   url = app.http?.url ?? '';
 }, 60_000);
 

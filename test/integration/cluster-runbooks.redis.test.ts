@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
-import { createApp } from '../../src/app.js';
+import { createScannedApp, post, testConfigText, testPrefix, webhookBody } from '../helpers/app.js';
 import { parseConfig } from '../../src/config.js';
 import type { ActionContext, TargetHandle } from '../../src/actions/types.js';
 import { ConnectionPool } from '../../src/actions/redis/connection.js';
@@ -23,7 +23,6 @@ import { clusterSetslotNode } from '../../src/actions/redis/cluster-setslot-node
 import { clusterSlotKeys } from '../../src/actions/redis/cluster-slot-keys.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
 import type { TimelineEntry } from '../../src/engine/types.js';
-import { post, testConfigText, testPrefix, webhookBody } from '../helpers/app.js';
 import { startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 import { closedTimeline, waitIncidentFor, waitState } from '../helpers/incidents.js';
@@ -94,7 +93,7 @@ function configText(prefix: string, engineYaml?: string): string {
 
 async function clusterApp(prefix: string, parts: { http: boolean; worker: boolean }): Promise<App> {
   const config = parseConfig(configText(prefix), '<test>', {}, { baseDir: process.cwd() });
-  return createApp(config, { ...parts, schedules: false, log });
+  return createScannedApp(config, { ...parts, schedules: false, log });
 }
 
 afterAll(async () => {

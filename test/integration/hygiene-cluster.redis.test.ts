@@ -8,13 +8,11 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createScannedApp, testPrefix } from '../helpers/app.js';
 import type { App } from '../../src/app.js';
 import { parseConfig } from '../../src/config.js';
 import type { HygieneFinding } from '../../src/engine/hygiene/types.js';
-import { testPrefix } from '../helpers/app.js';
 import { fillSlot, openMigration, replicasOf, resetSlot, startTestCluster } from '../helpers/cluster.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -41,7 +39,7 @@ targets:
     endpoints: [${tc.seeds.map((s) => `"${s}"`).join(', ')}]
     role: cache
 `;
-  app = await createApp(parseConfig(text, '<test>', {}, { baseDir: process.cwd() }), { http: false, worker: false, schedules: false, log: pino({ level: 'silent' }) });
+  app = await createScannedApp(parseConfig(text, '<test>', {}, { baseDir: process.cwd() }), { http: false, worker: false, schedules: false });
 }, 90_000);
 
 afterAll(async () => {

@@ -7,12 +7,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createScannedApp, testConfigText, testPrefix } from '../helpers/app.js';
 import type { App } from '../../src/app.js';
 import { parseConfig } from '../../src/config.js';
-import { testConfigText, testPrefix } from '../helpers/app.js';
 import { startFakeSlack } from '../helpers/fake-slack.js';
 import type { FakeSlack } from '../helpers/fake-slack.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -38,7 +36,7 @@ beforeAll(async () => {
   const text = testConfigText({ prefix, storeUrl: store.url, runbooksDir: dir, targets: { cache: { endpoints: [node], role: 'cache' } } });
   const slack = `slack:\n  botToken: \${SLACK_BOT_TOKEN}\n  signingSecret: \${SLACK_SIGNING_SECRET}\n  defaultChannel: C0DEFAULT\n  channels: { cache: C0HYGIENE }\n  apiUrl: ${fake.apiUrl}\n`;
   const config = parseConfig(text + slack, '<test>', { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: 'digest-signing-secret' }, { baseDir: process.cwd() });
-  app = await createApp(config, { http: true, worker: false, log: pino({ level: 'silent' }) });
+  app = await createScannedApp(config, { http: true, worker: false });
 }, 60_000);
 
 afterAll(async () => {

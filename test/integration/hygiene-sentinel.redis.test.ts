@@ -8,13 +8,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createScannedApp, testPrefix } from '../helpers/app.js';
 import type { App } from '../../src/app.js';
 import { parseConfig } from '../../src/config.js';
 import type { HygieneFinding } from '../../src/engine/hygiene/types.js';
-import { testPrefix } from '../helpers/app.js';
 import { startSentinelSet } from '../helpers/fleet.js';
 import type { SentinelSet } from '../helpers/fleet.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -43,7 +41,7 @@ targets:
     sentinel: { masterName: ${set.masterName}, endpoints: [${q(set.sentinels)}] }
     role: store
 `;
-  app = await createApp(parseConfig(text, '<test>', {}, { baseDir: process.cwd() }), { http: false, worker: false, schedules: false, log: pino({ level: 'silent' }) });
+  app = await createScannedApp(parseConfig(text, '<test>', {}, { baseDir: process.cwd() }), { http: false, worker: false, schedules: false });
 }, 60_000);
 
 afterAll(async () => {

@@ -12,12 +12,10 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { pino } from 'pino';
 import type { App } from '../../src/app.js';
-import { createApp } from '../../src/app.js';
+import { createScannedApp, RUNBOOKS_DIR, testConfigText, testPrefix } from '../helpers/app.js';
 import { parseConfig } from '../../src/config.js';
 import { caseSchema } from '../../src/engine/rehearsal/schema.js';
-import { RUNBOOKS_DIR, testConfigText, testPrefix } from '../helpers/app.js';
 import { pressure, waitState } from '../helpers/incidents.js';
 import { startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
@@ -47,7 +45,7 @@ beforeAll(async () => {
   const text = testConfigText({ storeUrl: store.url, prefix: testPrefix(), runbooksDir: runbooks, targets: { 'cache-prod': { endpoints: [`${target.host}:${target.port}`], role: 'cache' } } });
   configFile = join(dir, 'redis-runbooks.yaml');
   writeFileSync(configFile, text);
-  app = await createApp(parseConfig(text, configFile, {}, { baseDir: dir }), { http: false, worker: true, schedules: false, log: pino({ level: 'silent' }) });
+  app = await createScannedApp(parseConfig(text, configFile, {}, { baseDir: dir }), { http: false, worker: true, schedules: false });
 }, 60_000);
 
 afterAll(async () => {

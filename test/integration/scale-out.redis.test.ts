@@ -9,13 +9,11 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createScannedApp, post, testConfigText, testPrefix } from '../helpers/app.js';
 import type { App } from '../../src/app.js';
 import { parseConfig } from '../../src/config.js';
 import type { TimelineEntry } from '../../src/engine/types.js';
-import { post, testConfigText, testPrefix } from '../helpers/app.js';
 import type { TestTarget } from '../helpers/app.js';
 import { startFakeSlack } from '../helpers/fake-slack.js';
 import type { FakeSlack } from '../helpers/fake-slack.js';
@@ -59,7 +57,7 @@ slack:
   }
   for (let i = 0; i < 2; i++) {
     const config = parseConfig(configText, '<scale>', env, { baseDir: process.cwd() });
-    doors.push(await createApp(config, { http: true, worker: false, log: pino({ level: 'silent' }) }));
+    doors.push(await createScannedApp(config, { http: true, worker: false }));
   }
 }, 90_000);
 

@@ -12,14 +12,12 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createScannedApp, testConfigText, testPrefix } from '../helpers/app.js';
 import type { App } from '../../src/app.js';
 import { parseConfig } from '../../src/config.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
 import type { TimelineEntry } from '../../src/engine/types.js';
-import { testConfigText, testPrefix } from '../helpers/app.js';
 import { waitState } from '../helpers/incidents.js';
 import { stopChild, track, waitExit } from '../helpers/processes.js';
 import { startRedis, waitFor } from '../helpers/redis-server.js';
@@ -123,7 +121,7 @@ beforeAll(async () => {
   writeFileSync(cfgFile, text);
   const config = parseConfig(text, cfgFile, {}, { baseDir: dir });
   expect(config.engine.shutdownTimeoutMs).toBe(SHUTDOWN_MS);
-  door = await createApp(config, { worker: false, log: pino({ level: 'silent' }) });
+  door = await createScannedApp(config, { worker: false });
 }, 60_000);
 
 afterAll(async () => {

@@ -6,14 +6,12 @@
  * checks, and every `/redis` command.
  */
 import { resolve } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
+import { createScannedApp, post, testConfigText, testPrefix, webhookBody } from '../helpers/app.js';
 import type { App } from '../../src/app.js';
 import { parseConfig } from '../../src/config.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
 import type { IncidentDetail, TimelineEntry } from '../../src/engine/types.js';
-import { post, testConfigText, testPrefix, webhookBody } from '../helpers/app.js';
 import { startFakeSlack } from '../helpers/fake-slack.js';
 import type { FakeMessage, FakeSlack } from '../helpers/fake-slack.js';
 import { startRedis, waitFor } from '../helpers/redis-server.js';
@@ -64,7 +62,7 @@ slack:
   apiUrl: ${fake.apiUrl}
 `;
   const config = parseConfig(text + slack, '<slack-test>', { SLACK_BOT_TOKEN: fake.token, SLACK_SIGNING_SECRET: SECRET }, { baseDir: process.cwd() });
-  const a = await createApp(config, { http: true, worker: true, log: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }) });
+  const a = await createScannedApp(config, { http: true, worker: true });
   apps.push(a);
   return a;
 }
