@@ -9,6 +9,7 @@ import type { ActionDefinition, CommandOutcome, PlannedCommand } from '../types.
 import { nodeKey } from '../types.js';
 import { executePlan, parseNodeKey, readInfo } from './connection.js';
 import { num } from './info.js';
+import { OUTCOME_FIELDS } from './outcome-fields.js';
 
 const input = z
   .object({
@@ -41,15 +42,7 @@ export const bgsave: ActionDefinition<BgsaveInput, BgsaveResult> = {
   input,
   timeoutMs: 15_000,
   output: {
-    'outcomes[]': 'each command sent, in plan order (empty in a dry run)',
-    'outcomes[].node': 'host:port it was sent to',
-    'outcomes[].argv': 'the command as sent',
-    'outcomes[].note': 'why this command, one line',
-    'outcomes[].ok': 'true when Redis answered without an error',
-    'outcomes[].reply': 'the reply as text (when ok)',
-    'outcomes[].error': 'the error reply or connection error (when not ok)',
-    'outcomes[].step': 'index of the remediation step that planned it (set by the engine)',
-    'outcomes[].origin': 'host:port the step was planned from (set by the engine)',
+    ...OUTCOME_FIELDS,
     alreadyRunning: 'the server answered that a save/rewrite was already in progress',
     dryRun: 'true when nothing was sent',
   },

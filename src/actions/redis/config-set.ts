@@ -7,6 +7,7 @@ import type { ActionDefinition, CommandOutcome, PlannedCommand } from '../types.
 import { nodeKey } from '../types.js';
 import { executePlan, isNoConfigFile } from './connection.js';
 import { commonApplied } from './applied.js';
+import { OUTCOME_FIELDS } from './outcome-fields.js';
 
 /** Parameters this action may set. Secrets (masterauth, requirepass) are never put in argv. */
 export const SETTABLE_PARAMETERS = [
@@ -81,15 +82,7 @@ export const configSet: ActionDefinition<ConfigSetInput, ConfigSetResult> = {
   input,
   timeoutMs: 15_000,
   output: {
-    'outcomes[]': 'each command sent, in plan order (empty in a dry run)',
-    'outcomes[].node': 'host:port it was sent to',
-    'outcomes[].argv': 'the command as sent (secrets as `${secret:<name>}` placeholders)',
-    'outcomes[].note': 'why this command, one line',
-    'outcomes[].ok': 'true when Redis answered without an error',
-    'outcomes[].reply': 'the reply as text (when ok)',
-    'outcomes[].error': 'the error reply or connection error (when not ok)',
-    'outcomes[].step': 'index of the remediation step that planned it (set by the engine)',
-    'outcomes[].origin': 'host:port the step was planned from (set by the engine)',
+    ...OUTCOME_FIELDS,
     persisted: 'true when CONFIG REWRITE succeeded: the change survives a restart',
     note: 'why it is not persisted (e.g. "not persisted: no config file"); absent when persisted',
     dryRun: 'true when nothing was sent (dry run); absent otherwise',

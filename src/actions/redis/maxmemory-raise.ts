@@ -12,6 +12,7 @@ import { commonApplied } from './applied.js';
 import { infoRole, num } from './info.js';
 import { resolveNodes } from './topology.js';
 import { rewriteStatus } from './config-set.js';
+import { OUTCOME_FIELDS } from './outcome-fields.js';
 
 const MiB = 1024 * 1024;
 
@@ -117,15 +118,7 @@ export const maxmemoryRaise: ActionDefinition<MaxmemoryRaiseInput, MaxmemoryRais
   input,
   timeoutMs: 30_000,
   output: {
-    'outcomes[]': 'each command sent, in plan order (empty in a dry run)',
-    'outcomes[].node': 'host:port it was sent to',
-    'outcomes[].argv': 'the command as sent (secrets as `${secret:<name>}` placeholders)',
-    'outcomes[].note': 'why this command, one line',
-    'outcomes[].ok': 'true when Redis answered without an error',
-    'outcomes[].reply': 'the reply as text (when ok)',
-    'outcomes[].error': 'the error reply or connection error (when not ok)',
-    'outcomes[].step': 'index of the remediation step that planned it (set by the engine)',
-    'outcomes[].origin': 'host:port the step was planned from (set by the engine)',
+    ...OUTCOME_FIELDS,
     complete: 'true when every planned command was sent (a failed CONFIG SET or an abort stops the rest) or nothing was planned; false in a dry run',
     newMaxmemory: 'the new maxmemory, bytes (whole MiB); null when there was nothing to raise',
     persisted: 'host:port → true when its CONFIG REWRITE succeeded (absent for nodes never reached)',

@@ -15,6 +15,7 @@ import { executePlan, parseNodeKey, replyText, sendCommand } from './connection.
 import { rewriteStatus } from './config-set.js';
 import { commonApplied } from './applied.js';
 import { clientAddr, configPairs, isLocalAddr } from './persistence-parse.js';
+import { OUTCOME_FIELDS } from './outcome-fields.js';
 
 const input = z
   .object({
@@ -49,15 +50,7 @@ export const persistenceDir: ActionDefinition<PersistenceDirInput, PersistenceDi
   input,
   timeoutMs: 15_000,
   output: {
-    'outcomes[]': 'each command sent, in plan order (empty in a dry run)',
-    'outcomes[].node': 'host:port it was sent to',
-    'outcomes[].argv': 'the command as sent',
-    'outcomes[].note': 'why this command, one line',
-    'outcomes[].ok': 'true when Redis answered without an error',
-    'outcomes[].reply': 'the reply as text (when ok)',
-    'outcomes[].error': 'the error reply or connection error (when not ok)',
-    'outcomes[].step': 'index of the remediation step that planned it (set by the engine)',
-    'outcomes[].origin': 'host:port the step was planned from (set by the engine)',
+    ...OUTCOME_FIELDS,
     persisted: 'CONFIG REWRITE succeeded: the new dir survives a restart',
     note: 'why it is not persisted (e.g. no config file); absent when persisted',
     dryRun: 'true when nothing was sent',
