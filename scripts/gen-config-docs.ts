@@ -63,6 +63,7 @@ export const DESCRIPTIONS: Record<string, Doc> = {
   http: { d: 'The HTTP door (`start` only): the Alertmanager webhook, `/healthz`, `/readyz`, `/metrics`, `/api/*`, and `/slack/events` when Slack is configured.' },
   'http.host': { d: 'Address to listen on. `0.0.0.0` in a container.' },
   'http.port': { d: 'Port to listen on (`0`: a free one). The environment variable `REDIS_RUNBOOKS_HTTP_PORT` overrides it.' },
+  'http.workerPort': { d: 'A `worker` process (no HTTP door) serves `/metrics`, `/healthz` and `/readyz` on `http.host` at this port, so Prometheus scrapes its counters and an orchestrator probes it. Unset: a worker serves no HTTP. `start` ignores it (its door serves them).' },
   'http.token': { d: 'Bearer token required on `POST /webhooks/alertmanager` and `/api/*` (compared in constant time, never logged). **Without it those routes are open**: always set it outside a laptop. Use `${ENV}`.' },
   'http.maxBodyBytes': { d: 'Largest request body accepted; larger ones are refused with 413 without being buffered.' },
   targets: { d: 'The Redis deployments the engine may diagnose and change, by name (the name routes, CLI `--target` and Slack use).' },

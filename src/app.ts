@@ -35,7 +35,7 @@ import { loadHygiene, startHygiene } from './engine/hygiene/index.js';
 import type { HygieneRuntime } from './engine/hygiene/index.js';
 import type { WorkerHandle } from './engine/worker.js';
 import { routeAlert } from './triggers/alertmanager/route.js';
-import { createHttpServer } from './triggers/http/server.js';
+import { createHttpServer, createProbeServer } from './triggers/http/server.js';
 import { createSlack } from './triggers/slack/index.js';
 import { SlackHygieneDigest } from './triggers/slack/hygiene-digest.js';
 import type { SlackDoor } from './triggers/slack/index.js';
@@ -64,6 +64,8 @@ export interface App {
   redis: StoreClient;
   queue: Queue<JobData>;
   http?: { door: HttpDoor; port: number; url: string };
+  /** A worker without the door, with `http.workerPort`: /metrics, /healthz, /readyz. */
+  probes?: { port: number; url: string };
   worker?: WorkerHandle;
   /** Hygiene checks (runbooks/hygiene/*.yaml): the service, its queue, schedulers and worker. */
   hygiene: HygieneRuntime;
@@ -272,6 +274,17 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
     http = { door, port, url: `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}` };
     log.info({ url: http.url }, 'http listening');
   }
+  let probes: App['probes'];
+  let probeServer: HttpDoor | undefined;
+  if (!opts.http && opts.worker && config.http.workerPort !== undefined) {
+    const server = createProbeServer({ engine, metrics, log });
+    probeServer = server;
+    undo.push(() => server.close());
+    const { port } = await server.listen(config.http.workerPort, config.http.host).catch((e: unknown) => {
+      throw configProblem(config, ['http', 'workerPort'], `cannot listen on ${config.http.host}:${config.http.workerPort} (${(e as { code?: string }).code ?? (e as Error).message})`);
+    });
+    probes = { port, url: `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}` };
+  }
   if (slack && (opts.http || opts.worker)) {
     const started = slack;
     undo.push(() => started.stop());
@@ -288,6 +301,7 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
     redis,
     queue,
     ...(http ? { http } : {}),
+    ...(probes ? { probes } : {}),
     ...(worker ? { worker } : {}),
     hygiene,
     async close() {
@@ -305,6 +319,7 @@ async function build(config: AppConfig, opts: AppOptions, log: Logger, catalog: 
         redis.disconnect();
         workerConn?.disconnect();
       }
+      if (probeServer) await bounded(probeServer.close(), 6000);
       await bounded(hygiene.close(), 6000);
       hygieneConn?.disconnect();
       await bounded(queue.close(), 3000);

@@ -221,6 +221,7 @@ export function configSchema(baseDir: string) {
       .strictObject({
         host: nonEmpty.default('127.0.0.1'),
         port: port.default(8080),
+        workerPort: port.optional(),
         token: nonEmpty.optional(),
         maxBodyBytes: int(1, Number.MAX_SAFE_INTEGER).default(1024 * 1024),
       })

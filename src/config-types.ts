@@ -94,7 +94,8 @@ export interface AppConfig {
   source: string;
   store?: StoreConfig;
   embedded: { dataDir: string; redisServerBin: string; port: number };
-  http: { host: string; port: number; token?: string; maxBodyBytes: number };
+  /** `workerPort`: where a `worker` process (no HTTP door) serves /metrics, /healthz and /readyz; unset: no HTTP at all. */
+  http: { host: string; port: number; workerPort?: number; token?: string; maxBodyBytes: number };
   targets: Record<string, TargetConfig>;
   approvers: Approver[];
   routes: RouteConfig[];

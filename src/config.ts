@@ -317,6 +317,7 @@ function build(p: ParsedConfig, source: string, baseDir: string, env: EnvOverrid
       host: p.http.host,
       port: env.httpPort ?? p.http.port,
       maxBodyBytes: p.http.maxBodyBytes,
+      ...(p.http.workerPort !== undefined && { workerPort: p.http.workerPort }),
       ...(p.http.token !== undefined && { token: p.http.token }),
     },
     targets,

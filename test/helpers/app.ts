@@ -50,6 +50,8 @@ export interface TestAppOptions {
   extraYaml?: string;
   /** Extra lines inside the `engine:` section (indented two spaces), e.g. fault injection. */
   engineYaml?: string;
+  /** `http.workerPort`: a worker-only process serves its probes and /metrics there. */
+  workerPort?: number;
 }
 
 export function testPrefix(): string {
@@ -75,7 +77,7 @@ export function testConfigText(o: TestAppOptions & { prefix: string }): string {
     .join('\n');
   if (o.storeYaml === undefined && o.storeUrl === undefined) throw new Error('testConfigText: give storeUrl or storeYaml');
   return `${o.storeYaml ?? `store: { url: "${o.storeUrl}" }`}
-http: { host: 127.0.0.1, port: 0${o.token ? `, token: ${o.token}` : ''} }
+http: { host: 127.0.0.1, port: 0${o.workerPort !== undefined ? `, workerPort: ${o.workerPort}` : ''}${o.token ? `, token: ${o.token}` : ''} }
 runbooksDir: ${o.runbooksDir ?? RUNBOOKS_DIR}
 engine:
   dryRun: ${o.dryRun ?? false}

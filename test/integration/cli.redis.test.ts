@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNBOOKS_DIR, startTestApp, testConfigText, testPrefix } from '../helpers/app.js';
 import { waitState } from '../helpers/incidents.js';
 import { stopChild, track, waitExit } from '../helpers/processes.js';
-import { fillMemory, startRedis } from '../helpers/redis-server.js';
+import { fillMemory, freePort, startRedis } from '../helpers/redis-server.js';
 import type { RedisProcess } from '../helpers/redis-server.js';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'redis-runbooks.js');
@@ -84,8 +84,13 @@ describe('worker processes', () => {
     const prefix = testPrefix();
     const cfg = join(dir, 'worker.yaml');
     const targets = { laptop: { endpoints: [`${target.host}:${target.port}`], role: 'store' as const } };
-    writeFileSync(cfg, testConfigText({ storeUrl: store.url, prefix, targets }));
+    const probePort = await freePort();
+    writeFileSync(cfg, testConfigText({ storeUrl: store.url, prefix, targets, workerPort: probePort }));
     const child = track(spawn(process.execPath, [BIN, 'worker', '--config', cfg], { stdio: 'ignore', env: { ...process.env, LOG_LEVEL: 'silent' } }));
+    const probe = async (path: string): Promise<{ status: number; text: string }> => {
+      const r = await fetch(`http://127.0.0.1:${probePort}${path}`);
+      return { status: r.status, text: await r.text() };
+    };
     // this process only opens incidents: it runs no worker of its own
     const opener = await startTestApp({ storeUrl: store.url, prefix, targets, http: false, worker: false });
     try {
@@ -93,6 +98,14 @@ describe('worker processes', () => {
       const done = await waitState(opener, incidentId, ['completed', 'escalated', 'resolved'], 60_000);
       expect(done.state).toBe('completed');
       expect(((await opener.engine.getTimeline(incidentId)) ?? []).some((e) => e.kind === 'command.dry-run')).toBe(true);
+      // http.workerPort: the worker (no door) serves its probes and its own counters, nothing else
+      expect((await probe('/healthz')).status).toBe(200);
+      expect((await probe('/readyz')).status).toBe(200);
+      const m = await probe('/metrics');
+      expect(m.status).toBe(200);
+      expect(m.text).toMatch(/redis_runbooks_incidents_closed_total\{[^}]*runbook="redis-memory-pressure"[^}]*\} 1/);
+      expect(m.text).toMatch(/redis_runbooks_step_duration_seconds_count\{[^}]*runbook="redis-memory-pressure"/);
+      expect((await probe('/api/incidents')).status).toBe(404);
       child.kill('SIGTERM');
       expect(await waitExit(child, 15_000)).toBe(true);
       expect(child.exitCode).toBe(0);

@@ -73,5 +73,14 @@ describe('deploy/kubernetes example', () => {
     expect(get(sm, 'spec.selector.matchLabels')).toEqual(get(http, 'spec.selector.matchLabels'));
     expect(get(svc, 'metadata.labels')).toMatchObject({ 'app.kubernetes.io/component': 'http' });
     expect((get(sm, 'spec.endpoints') as Obj[])[0]).toMatchObject({ port: 'http', path: '/metrics' });
+    // workers: probes and /metrics on http.workerPort, scraped by a PodMonitor selecting them
+    const wc = cmd(worker as Obj);
+    const metricsPort = (wc['ports'] as { name: string; containerPort: number }[]).find((p) => p.name === 'metrics');
+    expect(metricsPort?.containerPort).toBe(cfg.http.workerPort);
+    expect(get(wc, 'readinessProbe.httpGet')).toEqual({ path: '/readyz', port: 'metrics' });
+    expect(get(wc, 'livenessProbe.httpGet')).toEqual({ path: '/healthz', port: 'metrics' });
+    const pm = byKind('PodMonitor')[0];
+    expect(get(pm, 'spec.selector.matchLabels')).toEqual(get(worker, 'spec.selector.matchLabels'));
+    expect((get(pm, 'spec.podMetricsEndpoints') as Obj[])[0]).toMatchObject({ port: 'metrics', path: '/metrics' });
   });
 });
