@@ -9,10 +9,9 @@ import { z } from 'zod';
 import type { ActionContext, ActionDefinition, CommandOutcome, PlannedCommand } from '../types.js';
 import { TargetError } from '../../errors.js';
 import { secretRef } from '../command-format.js';
-import { executePlan, readInfo, sendCommand } from './connection.js';
+import { executePlan, sendCommand } from './connection.js';
 import { configReplyToRecord } from './config-get.js';
-import { parseReplicationState } from './replication-parse.js';
-import { ref, replicationApplied, replicationNodes } from './replication-nodes.js';
+import { otherNodeStates, ref, replicationApplied, replicationNodes } from './replication-nodes.js';
 
 const input = z
   .object({
@@ -44,14 +43,7 @@ export async function planCredentials(inp: CredentialsInput, ctx: Pick<ActionCon
   const { primary, nodes } = await replicationNodes(ctx);
   if (!primary) throw new TargetError('precondition_failed', 'no primary is named', false);
   const plan: PlannedCommand[] = [];
-  for (const k of nodes) {
-    if (k === primary || (inp.node !== undefined && k !== inp.node)) continue;
-    let s;
-    try {
-      s = parseReplicationState(await readInfo(ctx, ref(k), 'replication'));
-    } catch {
-      continue;
-    }
+  for (const { key: k, state: s } of await otherNodeStates(ctx, nodes, primary, inp.node)) {
     if (s.role !== 'replica' || s.master !== primary || (inp.node === undefined && s.linkStatus === 'up')) continue;
     const why = `${k}: link to ${primary} ${s.linkStatus ?? '?'}${s.linkDownSinceSeconds !== null ? ` for ${s.linkDownSinceSeconds} s` : ''}`;
     plan.push({ node: k, argv: ['CONFIG', 'SET', 'masterauth', secretRef(inp.secret)], note: `${why}; masterauth from the target secret "${inp.secret}"` });

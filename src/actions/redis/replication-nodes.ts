@@ -12,6 +12,7 @@ import { discoverTopology } from './topology.js';
 import { listedReplicas } from './info.js';
 import { parseSentinelReplicaList, type SentinelReplicaView } from './sentinel-parse.js';
 import { parseReplicationState } from './replication-parse.js';
+import type { ReplicationState } from './replication-parse.js';
 import { configReplyToRecord } from './config-get.js';
 
 /** A failure as a finding: a classified code and the message (no secrets: errors never echo them). */
@@ -145,6 +146,23 @@ export async function replicationNodes(ctx: Pick<ActionContext, 'target'>): Prom
 /** `host:port` → NodeRef. */
 export function ref(key: string): NodeRef {
   return parseNodeKey(key);
+}
+
+/**
+ * The replication state of every node but `primary` (only `only` when given), in `nodes` order;
+ * nodes that do not answer are left out (nothing could be sent to them).
+ */
+export async function otherNodeStates(ctx: Pick<ActionContext, 'target'>, nodes: readonly string[], primary: string | null, only?: string): Promise<Array<{ key: string; state: ReplicationState }>> {
+  const out: Array<{ key: string; state: ReplicationState }> = [];
+  for (const key of nodes) {
+    if (key === primary || (only !== undefined && key !== only)) continue;
+    try {
+      out.push({ key, state: parseReplicationState(await readInfo(ctx, ref(key), 'replication')) });
+    } catch {
+      // unreachable
+    }
+  }
+  return out;
 }
 
 /**

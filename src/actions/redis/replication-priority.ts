@@ -8,9 +8,8 @@
 import { z } from 'zod';
 import type { ActionContext, ActionDefinition, CommandOutcome, PlannedCommand } from '../types.js';
 import { TargetError } from '../../errors.js';
-import { executePlan, readInfo } from './connection.js';
-import { parseReplicationState } from './replication-parse.js';
-import { ref, replicationApplied, replicationNodes } from './replication-nodes.js';
+import { executePlan } from './connection.js';
+import { otherNodeStates, replicationApplied, replicationNodes } from './replication-nodes.js';
 
 const input = z
   .object({
@@ -36,14 +35,8 @@ export interface PriorityResult {
 export async function planPriority(inp: PriorityInput, ctx: Pick<ActionContext, 'target'>): Promise<PlannedCommand[]> {
   const { primary, nodes } = await replicationNodes(ctx);
   const candidates: Array<{ node: string; offset: number; priority: number }> = [];
-  for (const k of nodes) {
-    if (k === primary || (inp.node !== undefined && k !== inp.node)) continue;
-    try {
-      const s = parseReplicationState(await readInfo(ctx, ref(k), 'replication'));
-      if (s.role === 'replica') candidates.push({ node: k, offset: s.offset, priority: s.priority ?? 100 });
-    } catch {
-      continue;
-    }
+  for (const { key: k, state: s } of await otherNodeStates(ctx, nodes, primary, inp.node)) {
+    if (s.role === 'replica') candidates.push({ node: k, offset: s.offset, priority: s.priority ?? 100 });
   }
   if (inp.node !== undefined && candidates.length === 0) throw new TargetError('precondition_failed', `${inp.node} is not a reachable replica of this target`, false);
   const blocked = candidates.filter((c) => c.priority === 0).sort((a, b) => b.offset - a.offset || a.node.localeCompare(b.node));

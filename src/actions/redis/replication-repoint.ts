@@ -9,7 +9,7 @@ import type { ActionContext, ActionDefinition, CommandOutcome, PlannedCommand } 
 import { TargetError } from '../../errors.js';
 import { executePlan, readInfo } from './connection.js';
 import { parseReplicationState } from './replication-parse.js';
-import { ref, replicationApplied, replicationNodes } from './replication-nodes.js';
+import { otherNodeStates, ref, replicationApplied, replicationNodes } from './replication-nodes.js';
 
 const input = z
   .object({
@@ -43,14 +43,7 @@ export async function planRepoint(inp: RepointInput, ctx: Pick<ActionContext, 't
   const [host, port] = [primary.slice(0, primary.lastIndexOf(':')), primary.slice(primary.lastIndexOf(':') + 1)];
   const who = consensus ? `the Sentinel majority (${consensus.mostNamedCount}/${consensus.total}) names ${primary}` : `${primary} is the primary`;
   const plan: PlannedCommand[] = [];
-  for (const k of nodes) {
-    if (k === primary || (inp.node !== undefined && k !== inp.node)) continue;
-    let s;
-    try {
-      s = parseReplicationState(await readInfo(ctx, ref(k), 'replication'));
-    } catch {
-      continue; // unreachable: nothing can be sent to it
-    }
+  for (const { key: k, state: s } of await otherNodeStates(ctx, nodes, primary, inp.node)) {
     if (s.role !== 'replica' || s.master === primary) continue;
     plan.push(
       { node: k, argv: ['REPLICAOF', host, port], note: `${k} follows ${s.master ?? '?'} (link ${s.linkStatus ?? '?'}${s.linkDownSinceSeconds !== null ? `, down ${s.linkDownSinceSeconds} s` : ''}); ${who}` },
