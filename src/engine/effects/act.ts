@@ -129,21 +129,26 @@ export async function act(
 async function breakerTrips(env: EffectEnv, rec: IncidentRecord, key: string): Promise<Failure | undefined> {
   const k = env.keys.breaker(rec.target, rec.runbook);
   const now = env.now();
-  const member = `${rec.id}:${key}`;
-  await env.redis.zremrangebyscore(k, '-inf', String(now - env.breaker.windowMs));
-  if ((await env.redis.zscore(k, member)) !== null) return undefined; // this remediation, retried
-  const recent = await env.redis.zrange(k, '0', '-1');
-  if (recent.length >= env.breaker.max) {
-    const mins = Math.round(env.breaker.windowMs / 60_000);
-    return {
-      code: 'circuit_open',
-      message: `circuit breaker open: ${recent.length} remediations of ${rec.runbook} on target ${rec.target} in the last ${mins} min (limit ${env.breaker.max}; incidents ${[...new Set(recent.map((m) => m.split(':')[0]))].join(', ')}); escalating instead of acting — something keeps bringing the problem back`,
-    };
-  }
-  await env.redis.zadd(k, String(now), member);
-  await env.redis.pexpire(k, env.breaker.windowMs);
-  return undefined;
+  // One round trip, atomic: drop what left the window; a retry of this remediation passes; else
+  // count it, or refuse when the window is full (the members say which incidents filled it).
+  const r = (await env.redis.eval(BREAKER, 1, k, String(now), String(env.breaker.windowMs), `${rec.id}:${key}`, String(env.breaker.max))) as [number, string[]?];
+  if (r[0] !== 1) return undefined;
+  const recent = r[1] ?? [];
+  const mins = Math.round(env.breaker.windowMs / 60_000);
+  return {
+    code: 'circuit_open',
+    message: `circuit breaker open: ${recent.length} remediations of ${rec.runbook} on target ${rec.target} in the last ${mins} min (limit ${env.breaker.max}; incidents ${[...new Set(recent.map((m) => m.split(':')[0]))].join(', ')}); escalating instead of acting — something keeps bringing the problem back`,
+  };
 }
+
+const BREAKER = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return {0} end
+local recent = redis.call('ZRANGE', KEYS[1], 0, -1)
+if #recent >= tonumber(ARGV[4]) then return {1, recent} end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {0}`;
 
 /** Run one step: its approved commands (round 0), then, for a `repeat` step, the next rounds. */
 async function runStep(
