@@ -13,7 +13,7 @@ import type { Keys } from '../keys.js';
 import type { TimelineEntry, TimelineKind } from '../types.js';
 import { isFanOut, selectNodes } from '../node-selection.js';
 import type { SelectorDef } from '../runbook/schema.js';
-import { resolveWith } from '../runbook/step-inputs.js';
+import { resolveWith, unresolvedMessage } from '../runbook/step-inputs.js';
 
 /** Any registered action (inputs and outputs vary per action). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -94,7 +94,7 @@ export async function runOnNodes(
   }
   const resolved = resolveWith(step.with, scope);
   if (resolved.missing.length > 0) {
-    return failAll('input_unresolved', `could not evaluate ${resolved.missing.map((m) => `{${m}}`).join(', ')} for ${step.action}: no such finding (a step it depends on failed or found nothing)`);
+    return failAll('input_unresolved', unresolvedMessage(step.action, resolved.missing));
   }
   const withValues = resolved.value as Record<string, unknown>;
   const parsedInput = action.input.safeParse(withValues);

@@ -15,7 +15,7 @@ import type { MachineContext, OfferedOption } from '../machine/types.js';
 import { selectNodes } from '../node-selection.js';
 import type { ActStepDef, RemediationDef, RunbookDef } from '../runbook/schema.js';
 import { isWait } from '../runbook/schema.js';
-import { resolveWith } from '../runbook/step-inputs.js';
+import { resolveWith, unresolvedMessage } from '../runbook/step-inputs.js';
 import type { IncidentRecord } from '../store/incidents.js';
 import type { EffectEnv } from './context.js';
 import { entry } from './context.js';
@@ -25,7 +25,7 @@ import type { EffectOutcome } from './diagnose.js';
 export function stepInput(step: ActStepDef, ctx: MachineContext): Record<string, unknown> {
   const r = resolveWith(step.with, scopeOf(ctx));
   if (r.missing.length > 0) {
-    throw new RunbooksError('input_unresolved', `could not evaluate ${r.missing.map((m) => `{${m}}`).join(', ')} for ${step.action}: no such finding`);
+    throw new RunbooksError('input_unresolved', unresolvedMessage(step.action, r.missing));
   }
   return r.value as Record<string, unknown>;
 }

@@ -76,3 +76,8 @@ export function resolveWith(value: unknown, scope: Readonly<Record<string, unkno
   };
   return { value: walk(value), missing };
 }
+
+/** Why a step's `with:` could not be evaluated (the same words for diagnostics and remediations). */
+export function unresolvedMessage(action: string, missing: readonly string[]): string {
+  return `could not evaluate ${missing.map((m) => `{${m}}`).join(', ')} for ${action}: no such finding (a step it depends on failed or found nothing)`;
+}
