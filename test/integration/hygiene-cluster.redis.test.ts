@@ -78,7 +78,16 @@ describe('hygiene: cluster open slots and coverage', () => {
   it('a slot no node serves: uncovered (critical) and cluster_state fail on each node; cleared once it is assigned again', async () => {
     const slot = 16000;
     const owner = await tc.ownerOf(slot);
-    for (const n of tc.nodes) await n.client().call('CLUSTER', 'DELSLOTS', String(slot));
+    // The owner first: a node that dropped the slot re-learns it from the owner's heartbeat while the
+    // owner still claims it. Then until no node claims it (a heartbeat may still have been in flight).
+    await owner.client().call('CLUSTER', 'DELSLOTS', String(slot));
+    for (const n of tc.nodes) if (n !== owner) await n.client().call('CLUSTER', 'DELSLOTS', String(slot));
+    const claims = async (): Promise<boolean[]> =>
+      Promise.all(tc.nodes.map(async (n) => ((await n.client().call('CLUSTER', 'SLOTS')) as [number, number][]).some(([a, b]) => a <= slot && slot <= b)));
+    for (let i = 0; i < 50 && (await claims()).some(Boolean); i++) {
+      for (const n of tc.nodes) await n.client().call('CLUSTER', 'DELSLOTS', String(slot)).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const r = await app.hygiene.service.runCheck('t-cl', 'cl');
     const u = byKey(r.open, 'uncovered');
     expect(u?.severity).toBe('critical');
