@@ -21,6 +21,7 @@
  * are not. Remediation commands are real and go to each incident's own server.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +43,7 @@ import type { IncidentRecord } from '../../src/engine/store/incidents.js';
 import { FINAL_STATES } from '../../src/engine/types.js';
 import type { TimelineEntry } from '../../src/engine/types.js';
 import { replayPlan, scaleRunbooks } from '../helpers/crash-matrix.js';
+import { capture, registerSecrets } from '../helpers/secrets-capture.js';
 import type { IncidentReplay, ReplayData } from '../helpers/crash-matrix.js';
 import { stopChild, track, waitExit } from '../helpers/processes.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -97,9 +99,12 @@ const servers: RedisProcess[] = [];
 const children: ChildProcess[] = [];
 const stats = { runbooks: 0, leafStates: 0, seededStates: 0, unseeded: [] as string[], kills: 0, hung: 0 };
 const prefix = `cm${Date.now().toString(36)}`;
+/** Distinctive values for the secrets the runbooks' plans use (`${secret:masterauth}`, the ACL rotation): the suite-wide scan looks for them. */
+const SECRETS = { masterauth: `cm-masterauth-${randomBytes(6).toString('hex')}`, rotationNew: `cm-rotation-new-${randomBytes(6).toString('hex')}`, rotationOld: `cm-rotation-old-${randomBytes(6).toString('hex')}` };
+registerSecrets(Object.values(SECRETS));
 
 function configText(o: { hang: boolean; concurrency: number }): string {
-  const targets = seeds.map((s) => `  ${s.target}:\n    endpoints: ["127.0.0.1:${s.server.port}"]\n    role: ${s.record.snapshot && (s.record.snapshot as { context: MachineContext }).context.target.role}\n    allowAutomatic: ${(s.record.snapshot as { context: MachineContext }).context.target.allowAutomatic}\n    secrets: { masterauth: "cm-masterauth-7Qx", rotation-new: "cm-rotation-new-7Qx", rotation-old: "cm-rotation-old-7Qx" }`).join('\n');
+  const targets = seeds.map((s) => `  ${s.target}:\n    endpoints: ["127.0.0.1:${s.server.port}"]\n    role: ${s.record.snapshot && (s.record.snapshot as { context: MachineContext }).context.target.role}\n    allowAutomatic: ${(s.record.snapshot as { context: MachineContext }).context.target.allowAutomatic}\n    secrets: { masterauth: "${SECRETS.masterauth}", rotation-new: "${SECRETS.rotationNew}", rotation-old: "${SECRETS.rotationOld}" }`).join('\n');
   return `store: { url: "${store.url}" }
 runbooksDir: ${runbooksDir}
 shippedRunbooks: false
@@ -318,6 +323,7 @@ describe('issue 12: crash matrix (every state of every shipped runbook, kill -9 
     const problems: string[] = [];
     let commandsSent = 0;
     let interrupted = 0;
+    let secretCommands = 0;
     const outcomes: Record<string, number> = {};
     for (const s of seeds) {
       const d = await harness.engine.getIncident(s.id);
@@ -341,6 +347,7 @@ describe('issue 12: crash matrix (every state of every shipped runbook, kill -9 
         if (e.kind === 'command.intent') for (const c of data?.commands ?? []) add(c.argv);
         if (data?.inPlace === false && data.command) add(data.command.argv);
       }
+      secretCommands += tl.filter((e) => e.kind === 'command.executed' && e.summary.includes('${secret:')).length;
       const calls = await commandCalls(s.server);
       for (const [name, max] of planned) {
         const got = calls.get(name) ?? 0;
@@ -361,8 +368,12 @@ describe('issue 12: crash matrix (every state of every shipped runbook, kill -9 
       remediationCommandsSent: commandsSent,
       outcomes,
       duplicates: problems.filter((p) => /reached the target/.test(p)).length,
+      commandsWithSecrets: secretCommands,
     };
     console.log(`crash matrix: ${JSON.stringify(summary)}`);
+    // the suite-wide secrets scan reads what the worker processes logged and every timeline
+    for (const n of [1, 2]) capture('log', readFileSync(join(dir, `worker-${n}.log`), 'utf8'));
+    for (const s of seeds) capture('timeline', JSON.stringify({ id: s.id, detail: await harness.engine.getIncident(s.id), timeline: await harness.engine.getTimeline(s.id) }));
     if (problems.length > 0) {
       const bad = seeds.filter((s) => problems.some((p) => p.startsWith(`${s.runbook}:${s.leaf}:${s.window}:`)));
       const dump = await Promise.all(bad.map(async (s) => ({ id: s.id, where: `${s.runbook}:${s.leaf}:${s.window}`, timeline: await harness.engine.getTimeline(s.id) })));
@@ -372,6 +383,8 @@ describe('issue 12: crash matrix (every state of every shipped runbook, kill -9 
     // the matrix really crashed things and really sent commands (the checks above can fail)
     expect(stats.hung).toBeGreaterThan(crashed.length / 2);
     expect(commandsSent).toBeGreaterThan(0);
+    // secrets were really sent (resolved only on the wire; the suite-wide scan checks they appear nowhere)
+    expect(secretCommands).toBeGreaterThan(0);
     // every resting state of every shipped runbook is seeded (else: a rehearsal case that reaches it is missing)
     expect(stats.unseeded, 'states the rehearsals never reach').toEqual([]);
     expect(stats.seededStates).toBe(stats.leafStates);
