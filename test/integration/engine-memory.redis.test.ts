@@ -201,6 +201,23 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
     expect(await target.client().config('GET', 'maxmemory')).toEqual(['maxmemory', String(MAXMEM)]);
   });
 
+  it('stopped after recording its intent but before the timeline said so: the resumed step writes "about to send" once, then sends', async () => {
+    await pressure(target.client(), MAXMEM);
+    const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: false, by: 'alice' });
+    const waiting = await waitState(app, id, ['awaiting_approval']);
+    // a worker killed between the intent record and its timeline entry: no command was marked sending
+    const intentKey = `${app.config.engine.keyPrefix}:inc:{${id}}:intent:${waiting.pendingApproval?.key ?? ''}`;
+    await app.redis.hset(intentKey, { v: '2', status: 'started', at: new Date().toISOString(), commands: '[]' });
+    await approveRaise(app, id);
+    const done = await waitState(app, id, [...FINAL_STATES], 60_000);
+    expect(done.state).toBe('resolved');
+    const k = await kinds(app, id);
+    expect(k.filter((x) => x === 'command.intent')).toHaveLength(1);
+    expect(k.indexOf('command.intent')).toBeLessThan(k.indexOf('command.executed'));
+    expect(((await app.engine.getTimeline(id)) ?? []).some((e) => /resuming after an interruption/.test(e.summary))).toBe(true);
+    expect(Number((await target.client().config('GET', 'maxmemory'))[1])).toBeGreaterThan(MAXMEM);
+  });
+
   it('dry run shows the exact commands and changes nothing', async () => {
     await pressure(target.client(), MAXMEM);
     const { incidentId: id } = await app.engine.run('redis-memory-pressure', 'cache-prod', { dryRun: true, by: 'alice' });

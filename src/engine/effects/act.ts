@@ -98,14 +98,20 @@ export async function act(
     if (open) return { failed: open };
   }
 
+  const phase = phaseStart > 0 || nextWait >= 0 ? ` (phase ${rem.steps.slice(0, phaseStart).filter(isWait).length + 1})` : '';
+  const intentEntry = async (): Promise<void> => {
+    await env.store.append(rec.id, entry(env, 'command.intent', `about to send${phase}: ${phaseCommands.map(show).join('; ') || 'nothing'}`, { remediation: remId, key, commands: phaseCommands }));
+    await env.redis.hset(intentKey, 'logged', '1');
+  };
   if (resuming) {
+    // Stopped between recording the intent and writing it to the timeline: write it now, once.
+    if (prior['logged'] !== '1') await intentEntry();
     await env.store.append(rec.id, entry(env, 'note', `${rem.title}: resuming after an interruption (the previous attempt started at ${prior['at']}); commands already done are not sent again`, { remediation: remId, key }));
   } else {
     const at = new Date(env.now()).toISOString();
     await env.redis.hset(intentKey, { v: INTENT_VERSION, status: 'started', at, commands: JSON.stringify(phaseCommands) });
     await env.redis.pexpire(intentKey, 30 * 24 * 3600_000);
-    const phase = phaseStart > 0 || nextWait >= 0 ? ` (phase ${rem.steps.slice(0, phaseStart).filter(isWait).length + 1})` : '';
-    await env.store.append(rec.id, entry(env, 'command.intent', `about to send${phase}: ${phaseCommands.map(show).join('; ') || 'nothing'}`, { remediation: remId, key, commands: phaseCommands }));
+    await intentEntry();
   }
 
   const outcomes: CommandOutcome[] = [];
