@@ -276,8 +276,14 @@ describe('memory-pressure runbook, from alert to verified fix', () => {
   });
 
   it('answers 503 when its store is unreachable, so Alertmanager retries', async () => {
-    const url = app.http?.url ?? '';
-    await store.stop();
+    // A store of its own: the apps of the other tests close against a live store (closing against a
+    // dead one waits out every bounded step, ~16 s per app).
+    const lost = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
+    const door = await startTestApp({ storeUrl: lost.url, worker: false, targets: { 'cache-prod': { endpoints: [`${target.host}:${target.port}`], role: 'store' } } });
+    apps.push(door);
+    const url = door.http?.url ?? '';
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    await lost.stop();
     const r = await post(`${url}/webhooks/alertmanager`, memoryAlert('cccc000000000001'));
     expect(r.status).toBe(503);
     expect((await fetch(`${url}/readyz`)).status).toBe(503);
