@@ -228,7 +228,7 @@ async function dumpForScan(app: App, config: AppConfig, state: { stop: boolean }
   } catch {
     // best effort
   }
-  for (const id of ids) {
+  await inBatches(ids, async (id) => {
     if (state.stop) return;
     try {
       const [detail, timeline] = await Promise.all([app.engine.getIncident(id), app.engine.getTimeline(id)]);
@@ -236,7 +236,7 @@ async function dumpForScan(app: App, config: AppConfig, state: { stop: boolean }
     } catch {
       // best effort
     }
-  }
+  });
   const base = app.http?.url;
   if (!base) return;
   const headers: Record<string, string> = config.http.token ? { authorization: `Bearer ${config.http.token}` } : {};
@@ -250,10 +250,15 @@ async function dumpForScan(app: App, config: AppConfig, state: { stop: boolean }
     }
   };
   await get('/api/incidents');
-  for (const id of ids.slice(0, MAX_API_INCIDENTS)) {
+  await inBatches(ids.slice(0, MAX_API_INCIDENTS), async (id) => {
     await get(`/api/incidents/${encodeURIComponent(id)}`);
     await get(`/api/incidents/${encodeURIComponent(id)}/timeline`);
-  }
+  });
+}
+
+/** `fn` over `items`, 16 at a time (the dump must fit its time bound with hundreds of incidents). */
+async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += 16) await Promise.all(items.slice(i, i + 16).map(fn));
 }
 
 /** An Alertmanager v4 webhook body with the given alerts. */
