@@ -159,7 +159,7 @@ describe('redis-failover-missing', () => {
     expect(done.state).toBe('resolved');
     expect(await fleet.sentinelPrimary()).toBe(best);
     await expectFollowing(best);
-  });
+  }, 150_000); // its own waits allow 60 s for the failover to settle: the file default (60 s) left no room
 });
 
 describe('redis-failover-happened', () => {
